@@ -1,0 +1,270 @@
+"""Checking answers against the pinned checklist and giving them their types.
+
+An answer file keeps values as plain YAML. Here each value is checked
+against its question (type, options, bounds, pattern) and converted: a
+yes/no to ``bool``, money to :class:`~postloan_cli.models.Money`, a date
+string to :class:`datetime.date`, a repeating group to a list of records.
+Every problem carries the path of the offending value in the answer file so
+the edge can report its line and column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from postloan_cli.errors import Problem
+from postloan_cli.models import (
+    Answer,
+    AnyQuestion,
+    DateQuestion,
+    DecimalQuestion,
+    GroupQuestion,
+    IntegerQuestion,
+    Money,
+    MoneyQuestion,
+    MultipleChoiceQuestion,
+    PercentQuestion,
+    ScalarQuestionType,
+    SingleChoiceQuestion,
+    TextQuestion,
+    YesNoQuestion,
+)
+
+Path = tuple[str | int, ...]
+
+_ANSWER_KEYS = frozenset({"value", "note", "evidence"})
+_YES = {"yes", "y", "sí", "si", "是"}
+_NO = {"no", "n", "否"}
+
+
+@dataclass(frozen=True)
+class GivenAnswer:
+    """An answer as written: the raw value, note and evidence, and where it is."""
+
+    raw: Any
+    note: str | None
+    evidence: tuple[str, ...]
+    path: Path
+    #: Path of the value itself (``path`` + ``("value",)`` in the long form).
+    value_path: Path
+
+
+class Invalid(Exception):
+    """A value that does not fit its question."""
+
+    def __init__(self, code: str, message: str, path: Path) -> None:
+        self.code = code
+        self.message = message
+        self.path = path
+        super().__init__(message)
+
+
+@dataclass
+class Coerced:
+    value: Any
+    problems: list[Problem] = field(default_factory=list)
+
+
+def split_answer(entry: Any, path: Path) -> tuple[GivenAnswer | None, Problem | None]:
+    """Read one entry of ``answers:``: a bare value, or ``{value, note, evidence}``."""
+    if isinstance(entry, Mapping) and entry and set(entry) <= _ANSWER_KEYS:
+        try:
+            answer = Answer.model_validate(entry)
+        except Exception as exc:  # pydantic.ValidationError; kept lazy-free
+            first = getattr(exc, "errors", lambda: [{}])()[0]
+            loc = tuple(first.get("loc", ()))
+            return None, Problem(
+                "PL300", str(first.get("msg", "invalid answer")), path=(*path, *loc)
+            )
+        return (
+            GivenAnswer(
+                answer.value, answer.note, tuple(answer.evidence), path, (*path, "value")
+            ),
+            None,
+        )
+    return GivenAnswer(entry, None, (), path, path), None
+
+
+def coerce(question: AnyQuestion, raw: Any, path: Path, currency: str) -> Any:
+    """Check ``raw`` against ``question`` and return the typed value.
+
+    Raises :class:`Invalid` with a message a credit officer can act on.
+    """
+    if isinstance(question, GroupQuestion):
+        return _group(question, raw, path, currency)
+    return _scalar(question, raw, path, currency)
+
+
+def _describe(raw: Any) -> str:
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, Mapping):
+        return "a mapping"
+    if isinstance(raw, list):
+        return "a list"
+    text = str(raw)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _number(raw: Any, path: Path, what: str) -> Decimal:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        raise Invalid("PL305", f"expected {what}, found {_describe(raw)}", path)
+    text = str(raw).strip().replace(",", "") if isinstance(raw, str) else repr(raw)
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise Invalid("PL305", f"expected {what}, found {_describe(raw)}", path) from None
+    if not number.is_finite():
+        raise Invalid("PL305", f"expected a finite {what}, found {_describe(raw)}", path)
+    return number
+
+
+def _bounds(value: Any, low: Any, high: Any, path: Path) -> None:
+    if low is not None and value < low:
+        raise Invalid("PL305", f"{value} is below the minimum {low}", path)
+    if high is not None and value > high:
+        raise Invalid("PL305", f"{value} is above the maximum {high}", path)
+
+
+def _scalar(question: ScalarQuestionType, raw: Any, path: Path, currency: str) -> Any:
+    if isinstance(question, YesNoQuestion):
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in _YES | _NO:
+            return raw.strip().lower() in _YES
+        raise Invalid("PL305", f"expected yes or no (true/false), found {_describe(raw)}", path)
+    if isinstance(question, SingleChoiceQuestion):
+        options = [c.id for c in question.choices]
+        if not isinstance(raw, str) or raw not in options:
+            raise Invalid(
+                "PL304",
+                f"{_describe(raw)} is not an option; choose one of: {', '.join(options)}",
+                path,
+            )
+        return raw
+    if isinstance(question, MultipleChoiceQuestion):
+        options = [c.id for c in question.choices]
+        items = raw if isinstance(raw, list) else [raw]
+        chosen: list[str] = []
+        for index, item in enumerate(items):
+            item_path = (*path, index) if isinstance(raw, list) else path
+            if not isinstance(item, str) or item not in options:
+                raise Invalid(
+                    "PL304",
+                    f"{_describe(item)} is not an option; choose from: {', '.join(options)}",
+                    item_path,
+                )
+            if item in chosen:
+                raise Invalid("PL305", f"'{item}' is chosen twice", item_path)
+            chosen.append(item)
+        if question.min_selected is not None and len(chosen) < question.min_selected:
+            raise Invalid("PL305", f"choose at least {question.min_selected} options", path)
+        if question.max_selected is not None and len(chosen) > question.max_selected:
+            raise Invalid("PL305", f"choose at most {question.max_selected} options", path)
+        return chosen
+    if isinstance(question, IntegerQuestion):
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise Invalid("PL305", f"expected a whole number, found {_describe(raw)}", path)
+        _bounds(raw, question.min, question.max, path)
+        return raw
+    if isinstance(question, DecimalQuestion | PercentQuestion):
+        what = "a percentage (e.g. 12.5)" if isinstance(question, PercentQuestion) else "a number"
+        if isinstance(raw, str) and raw.strip().endswith("%"):
+            raw = raw.strip()[:-1]
+        number = _number(raw, path, what)
+        _bounds(number, question.min, question.max, path)
+        return number
+    if isinstance(question, MoneyQuestion):
+        want = question.currency or currency
+        if isinstance(raw, Mapping):
+            try:
+                money = Money.model_validate(
+                    {"amount": raw.get("amount"), "currency": raw.get("currency")}
+                    if set(raw) <= {"amount", "currency"}
+                    else raw
+                )
+            except Exception:
+                raise Invalid(
+                    "PL305",
+                    "expected an amount, or {amount: 1000.00, currency: "
+                    f"{want}}}, found {_describe(raw)}",
+                    path,
+                ) from None
+            if money.currency != want:
+                raise Invalid(
+                    "PL305", f"currency {money.currency} differs from {want}", (*path, "currency")
+                )
+        else:
+            money = Money(amount=_number(raw, path, "an amount of money"), currency=want)
+        _bounds(money.amount, question.min, question.max, path)
+        return money
+    if isinstance(question, DateQuestion):
+        day = parse_date(raw, path)
+        _bounds(day, question.min, question.max, path)
+        return day
+    if isinstance(question, TextQuestion):
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise Invalid("PL305", f"expected text, found {_describe(raw)}", path)
+        text = str(raw)
+        if question.max_length is not None and len(text) > question.max_length:
+            raise Invalid(
+                "PL305", f"text is {len(text)} characters; at most {question.max_length}", path
+            )
+        if question.pattern is not None and not re.fullmatch(question.pattern, text):
+            raise Invalid("PL305", f"{_describe(text)} does not match {question.pattern}", path)
+        return text
+    raise AssertionError(f"unhandled question type {question!r}")  # pragma: no cover
+
+
+def parse_date(raw: Any, path: Path) -> dt.date:
+    """An ISO date (``2026-11-20``), with a clear message for impossible days."""
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    if not isinstance(raw, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()):
+        raise Invalid("PL305", f"expected a date as YYYY-MM-DD, found {_describe(raw)}", path)
+    try:
+        return dt.date.fromisoformat(raw.strip())
+    except ValueError as exc:
+        raise Invalid("PL305", f"'{raw}' is not a real date: {exc}", path) from None
+
+
+def _group(question: GroupQuestion, raw: Any, path: Path, currency: str) -> list[dict[str, Any]]:
+    if not isinstance(raw, list):
+        raise Invalid("PL305", f"expected a list of items, found {_describe(raw)}", path)
+    if len(raw) < question.min_items:
+        raise Invalid("PL303", f"at least {question.min_items} item(s) required", path)
+    if question.max_items is not None and len(raw) > question.max_items:
+        raise Invalid("PL305", f"at most {question.max_items} item(s) allowed", path)
+    fields = {f.id: f for f in question.fields}
+    items: list[dict[str, Any]] = []
+    for index, entry in enumerate(raw):
+        item_path = (*path, index)
+        if not isinstance(entry, Mapping):
+            raise Invalid("PL305", f"expected a mapping of fields, found {_describe(entry)}", item_path)
+        for key in entry:
+            if key not in fields:
+                raise Invalid(
+                    "PL302",
+                    f"unknown field '{key}' in {question.id}; fields are: {', '.join(fields)}",
+                    (*item_path, str(key)),
+                )
+        item: dict[str, Any] = {}
+        for fid, field_q in fields.items():
+            value = entry.get(fid)
+            if value is None:
+                if field_q.required:
+                    raise Invalid(
+                        "PL303", f"{question.id} item {index + 1}: '{fid}' is required", item_path
+                    )
+                item[fid] = None
+                continue
+            item[fid] = _scalar(field_q, value, (*item_path, fid), currency)
+        items.append(item)
+    return items

@@ -1,0 +1,387 @@
+"""Reading untrusted YAML safely and fast, and finding line:column for errors.
+
+Why PyYAML and not ruamel.yaml for reading: parsing is most of the cost of
+every command, and PyYAML's libyaml-based loader is about three times
+faster than ruamel's C safe loader (see ``bench/``). PyYAML reads YAML 1.1
+(``no`` is false, ``0755`` octal), so the loader here replaces its
+resolver with YAML 1.2 core-schema rules, the same meaning ruamel.yaml and
+editors give a file. ruamel.yaml is used where comments must survive a
+write (answer drafts, the lint lock file).
+
+Safety: only plain data is constructed (no tags that build objects), a
+duplicate key is an error, the file size is limited, the text must be
+UTF-8, and a document whose aliases expand to more than ``MAX_NODES`` nodes
+(an alias bomb) is refused before anything walks it.
+
+Positions: a file that fails validation is composed again into nodes, and
+the error's path (``("sections", 2, "questions", 0, "prompt")``) is walked
+through them to get line and column. Only failures pay for this.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from postloan_cli.errors import InputError, Problem
+
+#: Largest file read, in bytes (checklists and answer files are far smaller).
+MAX_BYTES = 2 * 1024 * 1024
+#: Largest number of nodes a document may expand to through aliases.
+MAX_NODES = 200_000
+
+_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Composer: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Resolver(yaml.resolver.Resolver):
+    """YAML 1.2 core schema: ``yes``/``no``/``on`` stay strings, no octal ``0755``."""
+
+
+_Resolver.yaml_implicit_resolvers = {}
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:null",
+    re.compile(r"^(?:~|null|Null|NULL|)$"),
+    ["~", "n", "N", ""],
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+    list("-+0123456789"),
+)
+_Resolver.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    """Plain data only; duplicate keys raise; dates stay text for pydantic to check."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a mapping, found {node.id}", node.start_mark
+            )
+        self.flatten_mapping(node)
+        mapping: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "mapping keys must be plain scalars", key_node.start_mark
+                )
+            if key in mapping:
+                raise _DuplicateKey(key, key_node.start_mark)
+            mapping[key] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def construct_yaml_int(self, node: Any) -> int:
+        text = str(self.construct_scalar(node))
+        if text.startswith("0o"):
+            return int(text[2:], 8)
+        if text.startswith("0x"):
+            return int(text[2:], 16)
+        return int(text)
+
+    def construct_yaml_float(self, node: Any) -> float:
+        text = str(self.construct_scalar(node)).lower()
+        if text.endswith(".inf"):
+            return float("-inf") if text.startswith("-") else float("inf")
+        if text.endswith(".nan"):
+            return float("nan")
+        return float(text)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
+_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)
+# Explicit !!timestamp / !!binary / !!set tags would build objects pydantic does not expect.
+for _tag in ("timestamp", "binary", "set", "omap", "pairs"):
+    _Constructor.add_constructor(f"tag:yaml.org,2002:{_tag}", _Constructor.construct_yaml_str)
+_Constructor.add_constructor(
+    None,
+    lambda loader, node: (_ for _ in ()).throw(  # unknown tags are refused
+        yaml.constructor.ConstructorError(
+            None, None, f"tag {node.tag!r} is not allowed", node.start_mark
+        )
+    ),
+)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, mark: Any) -> None:
+        self.key = key
+        self.mark = mark
+
+
+class _AliasBomb(Exception):
+    pass
+
+
+# The C parser cannot take a Python resolver class through MRO alone, so build
+# the loader class with our constructor and resolver on top of the C parser.
+if hasattr(yaml, "CParser"):
+
+    class _FastLoader(yaml.CParser, _Constructor, _Resolver):  # type: ignore[misc]
+        def __init__(self, stream: str) -> None:
+            yaml.CParser.__init__(self, stream)
+            _Constructor.__init__(self)
+            _Resolver.__init__(self)
+
+else:  # pragma: no cover - libyaml missing
+
+    class _FastLoader(  # type: ignore[no-redef]
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        yaml.composer.Composer,
+        _Constructor,
+        _Resolver,
+    ):
+        def __init__(self, stream: str) -> None:
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            _Constructor.__init__(self)
+            _Resolver.__init__(self)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed YAML file: its data, and its text for locating errors later."""
+
+    file: str
+    text: str
+    data: Any
+
+    def locate(self, path: Sequence[str | int], *, key: bool = False) -> tuple[int, int] | None:
+        """1-based ``(line, column)`` of the node at ``path``; see :func:`locate`."""
+        return locate(self.text, path, key=key)
+
+    def place(self, problem: Problem) -> Problem:
+        """``problem`` with this file's name and the line/column of its path."""
+        key = problem.code in {"PL301", "PL302", "PL306"} or "extra" in problem.message
+        pos = self.locate(problem.path, key=key) if problem.path else None
+        if pos is None:
+            return problem.at(self.file, problem.line, problem.column)
+        return problem.at(self.file, pos[0], pos[1])
+
+
+def read_text(path: Path, *, max_bytes: int = MAX_BYTES, display: str | None = None) -> str:
+    """Read a user's file as UTF-8 text, refusing what is too large or not text."""
+    name = display or str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(
+                [
+                    Problem(
+                        "PL101",
+                        f"file is {size:,} bytes; the limit is {max_bytes:,} bytes",
+                        name,
+                    )
+                ]
+            )
+        raw = path.read_bytes()
+    except InputError:
+        raise
+    except IsADirectoryError:
+        raise InputError([Problem("PL100", "is a folder, not a file", name)]) from None
+    except FileNotFoundError:
+        raise InputError([Problem("PL100", "no such file", name)]) from None
+    except OSError as exc:
+        raise InputError([Problem("PL100", f"cannot be read: {exc.strerror}", name)]) from None
+    if len(raw) > max_bytes:  # grew while we looked
+        raise InputError([Problem("PL101", f"file is larger than {max_bytes:,} bytes", name)])
+    return decode(raw, name)
+
+
+def decode(raw: bytes, name: str) -> str:
+    """Decode UTF-8 (a BOM is allowed), naming the line and column of a bad byte."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise InputError(
+            [
+                Problem(
+                    "PL102",
+                    f"is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
+                    name,
+                    line,
+                    column,
+                )
+            ]
+        ) from None
+    return text
+
+
+def parse(text: str, name: str) -> Any:
+    """Parse one YAML document of plain data; raise :class:`InputError` on any problem."""
+    if not text.strip() or all(
+        not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
+    ):
+        raise InputError([Problem("PL103", "file is empty", name, 1, 1)])
+    loader = _FastLoader(text)
+    try:
+        if "&" in text and "*" in text:
+            node = loader.get_single_node()
+            if node is not None:
+                _check_expansion(node)
+            data = loader.construct_document(node) if node is not None else None
+        else:
+            data = loader.get_single_data()
+    except _DuplicateKey as exc:
+        raise InputError(
+            [
+                Problem(
+                    "PL105",
+                    f"duplicate key {exc.key!r}: each key may appear once in a mapping",
+                    name,
+                    exc.mark.line + 1,
+                    exc.mark.column + 1,
+                )
+            ]
+        ) from None
+    except _AliasBomb:
+        raise InputError(
+            [
+                Problem(
+                    "PL106",
+                    f"aliases expand to more than {MAX_NODES:,} nodes; refused as an alias bomb",
+                    name,
+                )
+            ]
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        if "expected a single document" in str(exc):
+            problem = "the file holds more than one YAML document; keep one per file"
+            raise InputError(
+                [Problem("PL107", problem, name, *(_mark(mark) if mark else (None, None)))]
+            ) from None
+        raise InputError(
+            [
+                Problem(
+                    "PL104",
+                    f"YAML syntax error: {problem}",
+                    name,
+                    *(_mark(mark) if mark else (None, None)),
+                )
+            ]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise InputError([Problem("PL104", f"YAML syntax error: {exc}", name)]) from None
+    except RecursionError:
+        raise InputError([Problem("PL106", "document nests too deeply", name)]) from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else type(data).__name__
+        raise InputError(
+            [Problem("PL107", f"expected a mapping of keys at the top, found {kind}", name, 1, 1)]
+        )
+    return data
+
+
+def load(path: Path, *, max_bytes: int = MAX_BYTES, display: str | None = None) -> Document:
+    """Read and parse a user's YAML file into a :class:`Document`."""
+    name = display or str(path)
+    text = read_text(path, max_bytes=max_bytes, display=name)
+    return Document(name, text, parse(text, name))
+
+
+def _mark(mark: Any) -> tuple[int, int]:
+    return mark.line + 1, mark.column + 1
+
+
+def _check_expansion(root: Any) -> None:
+    """Refuse documents whose aliases make them expand past ``MAX_NODES``."""
+    sizes: dict[int, int] = {}
+    # Iterative post-order walk with memoised subtree sizes: shared (aliased)
+    # nodes are counted once per reference without being walked again.
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if key in sizes and not done:
+            continue
+        children: list[Any]
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            sizes[key] = 1
+            continue
+        if done:
+            total = 1 + sum(sizes.get(id(c), 1) for c in children)
+            if total > MAX_NODES:
+                raise _AliasBomb
+            sizes[key] = total
+        else:
+            sizes[key] = -1  # in progress: a cycle counts as a bomb
+            stack.append((node, True))
+            for child in children:
+                if sizes.get(id(child)) == -1:
+                    raise _AliasBomb
+                if id(child) not in sizes:
+                    stack.append((child, False))
+
+
+def compose(text: str) -> Any:
+    """The node tree of ``text`` (with marks), or ``None`` if it does not parse."""
+    loader = _FastLoader(text)
+    try:
+        return loader.get_single_node()
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+
+
+def locate(text: str, path: Sequence[str | int], *, key: bool = False) -> tuple[int, int] | None:
+    """Walk ``path`` through the document and return 1-based ``(line, column)``.
+
+    Path elements that do not match the document (a pydantic discriminator
+    tag, a model name) are skipped. The walk stops at the deepest node
+    reached; with ``key=True`` the position of the last mapping key is given
+    (for "unknown key" errors) rather than its value.
+    """
+    node = compose(text)
+    if node is None:
+        return None
+    mark = node.start_mark
+    for element in path:
+        if isinstance(node, yaml.MappingNode):
+            for k_node, v_node in node.value:
+                if isinstance(k_node, yaml.ScalarNode) and k_node.value == str(element):
+                    mark = k_node.start_mark if key else v_node.start_mark
+                    node = v_node
+                    break
+            else:
+                continue
+        elif isinstance(node, yaml.SequenceNode) and isinstance(element, int):
+            if 0 <= element < len(node.value):
+                node = node.value[element]
+                mark = node.start_mark
+        # scalars: nothing deeper to find
+    return mark.line + 1, mark.column + 1
