@@ -76,15 +76,13 @@ def split_answer(entry: Any, path: Path) -> tuple[GivenAnswer | None, Problem | 
         try:
             answer = Answer.model_validate(entry)
         except Exception as exc:  # pydantic.ValidationError; kept lazy-free
-            first = getattr(exc, "errors", lambda: [{}])()[0]
+            first: dict[str, Any] = dict(getattr(exc, "errors", lambda: [{}])()[0])
             loc = tuple(first.get("loc", ()))
             return None, Problem(
                 "PL300", str(first.get("msg", "invalid answer")), path=(*path, *loc)
             )
         return (
-            GivenAnswer(
-                answer.value, answer.note, tuple(answer.evidence), path, (*path, "value")
-            ),
+            GivenAnswer(answer.value, answer.note, tuple(answer.evidence), path, (*path, "value")),
             None,
         )
     return GivenAnswer(entry, None, (), path, path), None
@@ -247,7 +245,9 @@ def _group(question: GroupQuestion, raw: Any, path: Path, currency: str) -> list
     for index, entry in enumerate(raw):
         item_path = (*path, index)
         if not isinstance(entry, Mapping):
-            raise Invalid("PL305", f"expected a mapping of fields, found {_describe(entry)}", item_path)
+            raise Invalid(
+                "PL305", f"expected a mapping of fields, found {_describe(entry)}", item_path
+            )
         for key in entry:
             if key not in fields:
                 raise Invalid(
@@ -265,6 +265,11 @@ def _group(question: GroupQuestion, raw: Any, path: Path, currency: str) -> list
                     )
                 item[fid] = None
                 continue
-            item[fid] = _scalar(field_q, value, (*item_path, fid), currency)
+            try:
+                item[fid] = _scalar(field_q, value, (*item_path, fid), currency)
+            except Invalid as exc:
+                raise Invalid(
+                    exc.code, f"item {index + 1}, '{fid}': {exc.message}", exc.path
+                ) from None
         items.append(item)
     return items

@@ -198,9 +198,7 @@ def evaluate(checklist: CompiledChecklist, answer_file: AnswerFile) -> Evaluatio
                     _compute_items(checklist, qid, value, namespace, problems)
         elif final and question.required:
             where = answer.path if answer is not None else ("answers", ref.section.id)
-            problems.append(
-                Problem("PL303", f"required answer '{qid}' is missing", path=where)
-            )
+            problems.append(Problem("PL303", f"required answer '{qid}' is missing", path=where))
         values[qid] = value
         namespace[qid] = _expression_value(value)
 
@@ -269,15 +267,6 @@ def _collect_given(
             )
             continue
         if entries is None:
-            continue
-        if not isinstance(entries, Mapping):
-            problems.append(
-                Problem(
-                    "PL300",
-                    f"section '{section_id}' must map question ids to answers",
-                    path=("answers", section_id),
-                )
-            )
             continue
         for question_id, entry in entries.items():
             path = ("answers", section_id, str(question_id))
@@ -389,7 +378,14 @@ def _fire(
     if rule.for_each is None:
         if not _safe_test(compiled.when, namespace, problems, compiled.path):
             return []
-        return [make(_evidence(checklist, compiled, values, computed, given, None, None, namespace["loan"]), None)]
+        return [
+            make(
+                _evidence(
+                    checklist, compiled, values, computed, given, None, None, namespace["loan"]
+                ),
+                None,
+            )
+        ]
 
     group_ref = checklist.questions[rule.for_each]
     group = group_ref.question
@@ -446,9 +442,7 @@ def _evidence(
         elif name in computed_defs and name not in seen:
             seen.add(name)
             comp = computed_defs[name]
-            found.append(
-                Evidence("computed", name, comp.label, computed.get(name), comp.format)
-            )
+            found.append(Evidence("computed", name, comp.label, computed.get(name), comp.format))
             for inner in next(c for c in checklist.computed if c.computed.id == name).expr.names:
                 add_name(inner)
 
@@ -456,9 +450,7 @@ def _evidence(
         add_name(name)
     for attr in sorted(expr.attributes.get("loan", ())):
         if attr in _LOAN_FORMATS:
-            found.append(
-                Evidence("loan", attr, attr, loan.get(attr), _LOAN_FORMATS[attr])
-            )
+            found.append(Evidence("loan", attr, attr, loan.get(attr), _LOAN_FORMATS[attr]))
     if group is not None and item is not None:
         fields = {f.id: f for f in group.fields}
         comps = {c.id: c for c in group.computed}

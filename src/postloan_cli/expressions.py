@@ -161,7 +161,9 @@ def parse(source: str) -> nodes.Expr:
 def _refuse_internals(tree: nodes.Node) -> None:
     from jinja2 import nodes
 
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+    # find_all() yields descendants only; the root can be the offending node.
+    candidates = [tree, *tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Name))]
+    for node in candidates:
         name: object = None
         if isinstance(node, nodes.Getattr):
             name = node.attr
@@ -180,15 +182,19 @@ def names_used(tree: nodes.Node) -> tuple[frozenset[str], dict[str, frozenset[st
     """Top-level names and the attributes read from each."""
     from jinja2 import nodes
 
-    names = frozenset(n.name for n in tree.find_all(nodes.Name) if n.ctx == "load")
+    everything = [tree, *tree.find_all(nodes.Node)]
+    names = frozenset(n.name for n in everything if isinstance(n, nodes.Name) and n.ctx == "load")
     attrs: dict[str, set[str]] = {}
-    for node in tree.find_all(nodes.Getattr):
+    for node in (n for n in everything if isinstance(n, nodes.Getattr)):
         if isinstance(node.node, nodes.Name):
             attrs.setdefault(node.node.name, set()).add(node.attr)
-    for node in tree.find_all(nodes.Getitem):
-        if isinstance(node.node, nodes.Name) and isinstance(node.arg, nodes.Const):
-            if isinstance(node.arg.value, str):
-                attrs.setdefault(node.node.name, set()).add(node.arg.value)
+    for item in (n for n in everything if isinstance(n, nodes.Getitem)):
+        if (
+            isinstance(item.node, nodes.Name)
+            and isinstance(item.arg, nodes.Const)
+            and isinstance(item.arg.value, str)
+        ):
+            attrs.setdefault(item.node.name, set()).add(item.arg.value)
     return names, {k: frozenset(v) for k, v in attrs.items()}
 
 
@@ -212,9 +218,7 @@ def check_names(
     ``threshold``), the attributes they have.
     """
     known_set = set(known)
-    problems = [
-        f"unknown name '{name}'" for name in sorted(expr.names) if name not in known_set
-    ]
+    problems = [f"unknown name '{name}'" for name in sorted(expr.names) if name not in known_set]
     for name, used in sorted(expr.attributes.items()):
         if name in attributes and name in expr.names:
             allowed = set(attributes[name])

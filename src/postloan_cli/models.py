@@ -432,6 +432,6 @@ class AnswerFile(_Strict):
     loan: Loan
     inspection: Inspection
     #: section id -> question id -> answer (a bare value or an :class:`Answer`).
-    answers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    answers: dict[str, dict[str, Any] | None] = Field(default_factory=dict)
     opinion: Opinion = Field(default_factory=Opinion)
     review: Review | None = None

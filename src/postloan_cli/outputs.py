@@ -9,6 +9,7 @@ inside the output folder whatever they contain.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -79,10 +80,8 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = False) -> Non
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise InputError(
             [Problem("PL401", f"cannot write: {exc.strerror or exc}", str(path))]
         ) from None

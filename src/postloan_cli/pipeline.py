@@ -67,8 +67,6 @@ def inspect_answers(
     batch mirrors the input tree), sanitised to stay inside ``output``.
     A draft answer file is refused: it is not an opinion yet.
     """
-    from postloan_cli.rendering import render
-
     loaded, evaluation = evaluate_file(path, options.checklist_dirs, display=display)
     if loaded.answers.status == "draft":
         raise InputError(
@@ -81,12 +79,12 @@ def inspect_answers(
                 )
             ]
         )
+    from postloan_cli.rendering import render
+
     stem = relative if relative is not None else PurePath(path.name)
     written: dict[str, Path] = {}
     for fmt in options.formats:
-        text = render(
-            evaluation, fmt, lang=options.lang, template_dirs=options.template_dirs
-        )
+        text = render(evaluation, fmt, lang=options.lang, template_dirs=options.template_dirs)
         target = inside(output, stem.with_suffix(f".{fmt}"))
         atomic_write(target, text)
         written[fmt] = target

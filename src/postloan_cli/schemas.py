@@ -19,7 +19,7 @@ def schema(kind: str) -> dict[str, Any]:
     """The draft-07 JSON Schema for ``kind`` (``checklist`` or ``answers``)."""
     from postloan_cli.models import AnswerFile, Checklist
 
-    model = {"checklist": Checklist, "answers": AnswerFile}[kind]
+    model: type[Checklist] | type[AnswerFile] = Checklist if kind == "checklist" else AnswerFile
     raw = model.model_json_schema(ref_template="#/definitions/{model}")
     raw = _draft07(raw)
     raw["definitions"] = raw.pop("$defs", {})

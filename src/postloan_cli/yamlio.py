@@ -107,11 +107,15 @@ class _Constructor(yaml.constructor.SafeConstructor):
         return float(text)
 
 
-_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)
-_Constructor.add_constructor("tag:yaml.org,2002:float", _Constructor.construct_yaml_float)
+_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)  # type: ignore[type-var]
+_Constructor.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:float", _Constructor.construct_yaml_float
+)
 # Explicit !!timestamp / !!binary / !!set tags would build objects pydantic does not expect.
 for _tag in ("timestamp", "binary", "set", "omap", "pairs"):
-    _Constructor.add_constructor(f"tag:yaml.org,2002:{_tag}", _Constructor.construct_yaml_str)
+    _Constructor.add_constructor(  # type: ignore[type-var]
+        f"tag:yaml.org,2002:{_tag}", _Constructor.construct_yaml_str
+    )
 _Constructor.add_constructor(
     None,
     lambda loader, node: (_ for _ in ()).throw(  # unknown tags are refused
@@ -136,9 +140,9 @@ class _AliasBomb(Exception):
 # the loader class with our constructor and resolver on top of the C parser.
 if hasattr(yaml, "CParser"):
 
-    class _FastLoader(yaml.CParser, _Constructor, _Resolver):  # type: ignore[misc]
+    class _FastLoader(yaml.CParser, _Constructor, _Resolver):  # type: ignore[misc,name-defined]
         def __init__(self, stream: str) -> None:
-            yaml.CParser.__init__(self, stream)
+            yaml.CParser.__init__(self, stream)  # type: ignore[attr-defined]
             _Constructor.__init__(self)
             _Resolver.__init__(self)
 
@@ -379,9 +383,12 @@ def locate(text: str, path: Sequence[str | int], *, key: bool = False) -> tuple[
                     break
             else:
                 continue
-        elif isinstance(node, yaml.SequenceNode) and isinstance(element, int):
-            if 0 <= element < len(node.value):
-                node = node.value[element]
-                mark = node.start_mark
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(element, int)
+            and 0 <= element < len(node.value)
+        ):
+            node = node.value[element]
+            mark = node.start_mark
         # scalars: nothing deeper to find
     return mark.line + 1, mark.column + 1

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 
 import typer
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     checklist = "checklist"
     answers = "answers"
 

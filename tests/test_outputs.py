@@ -1,0 +1,51 @@
+"""Output files: atomic, and names from data never leave the output folder."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePath
+
+import pytest
+
+from postloan_cli.errors import InputError
+from postloan_cli.outputs import atomic_write, inside, safe_name
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("L-2026-0142", "L-2026-0142"),
+        ("../../etc/passwd", "etc_passwd"),
+        ("a/b\\c", "a_b_c"),
+        ("CON", "_CON"),
+        ("lpt1.md", "_lpt1.md"),
+        ("...", "_"),
+        ("", "_"),
+        ("贷款 2026", "贷款_2026"),
+        ("x" * 300, "x" * 100),
+    ],
+)
+def test_safe_name(text: str, expected: str) -> None:
+    assert safe_name(text) == expected
+
+
+@pytest.mark.parametrize("relative", ["../escape.md", "/etc/x.md", "a/../../b.md", "..\\..\\c.md"])
+def test_inside_never_escapes(tmp_path: Path, relative: str) -> None:
+    base = tmp_path / "out"
+    target = inside(base, PurePath(relative))
+    assert base.resolve() in target.parents
+
+
+def test_inside_refuses_symlink_escape(tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    base.mkdir()
+    (base / "link").symlink_to(tmp_path)
+    with pytest.raises(InputError):
+        inside(base, PurePath("link/x.md"))
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "r.md"
+    atomic_write(path, "one")
+    atomic_write(path, "two", durable=True)
+    assert path.read_text() == "two"
+    assert [p.name for p in path.parent.iterdir()] == ["r.md"]
