@@ -198,6 +198,20 @@ def compile_checklist(checklist: Checklist, file: str | None = None) -> Compiled
     for qid, ref in questions.items():
         question = ref.question
         if isinstance(question, GroupQuestion):
+            for f_index, group_field in enumerate(question.fields):
+                if group_field.when:
+                    # Per-field conditions inside a record are not evaluated;
+                    # refusing them beats silently asking every field.
+                    problems.append(
+                        Problem(
+                            "PL202",
+                            f"field '{group_field.id}' of group '{qid}' has a condition; "
+                            "fields of a repeating group cannot be conditional "
+                            "(make it optional with required: false)",
+                            file,
+                            path=(*ref.path, "fields", f_index, "when"),
+                        )
+                    )
             fields = _item_fields(question)
             compiled: list[CompiledComputed] = []
             for c_index, comp in enumerate(question.computed):

@@ -17,7 +17,7 @@ from typing import Any
 from postloan_cli.answers import GivenAnswer, Invalid, coerce, split_answer
 from postloan_cli.compiled import CompiledChecklist, CompiledRule, loan_namespace
 from postloan_cli.errors import Problem
-from postloan_cli.expressions import ExpressionError
+from postloan_cli.expressions import ExpressionError, base_namespace
 from postloan_cli.models import (
     AnswerFile,
     AnyQuestion,
@@ -156,17 +156,20 @@ def evaluate(checklist: CompiledChecklist, answer_file: AnswerFile) -> Evaluatio
 
     given = _collect_given(checklist, answer_file, problems)
 
-    namespace: dict[str, Any] = {
-        "loan": loan_namespace(loan),
-        "inspection": {
-            "date": answer_file.inspection.date,
-            "kind": answer_file.inspection.kind,
-            "reason": answer_file.inspection.reason,
-            "previous": answer_file.inspection.previous,
-            "officer": answer_file.inspection.officer.name,
-        },
-        "threshold": checklist.thresholds,
-    }
+    namespace: dict[str, Any] = base_namespace()
+    namespace.update(
+        {
+            "loan": loan_namespace(loan),
+            "inspection": {
+                "date": answer_file.inspection.date,
+                "kind": answer_file.inspection.kind,
+                "reason": answer_file.inspection.reason,
+                "previous": answer_file.inspection.previous,
+                "officer": answer_file.inspection.officer.name,
+            },
+            "threshold": checklist.thresholds,
+        }
+    )
     values: dict[str, Any] = {}
     asked: dict[str, bool] = {}
     for ref in checklist.iter_questions():
@@ -311,15 +314,15 @@ def _clean_number(value: Any) -> Any:
     return value
 
 
-def _safe_eval(expr: Any, namespace: Mapping[str, Any], problems: list[Problem], path: Any) -> Any:
+def _safe_eval(expr: Any, namespace: dict[str, Any], problems: list[Problem], path: Any) -> Any:
     try:
         return expr.evaluate(namespace)
     except ExpressionError as exc:
-        problems.append(Problem(exc.code, exc.message, path=()))
+        problems.append(Problem(exc.code, exc.message, path=path))
         return None
 
 
-def _safe_test(expr: Any, namespace: Mapping[str, Any], problems: list[Problem], path: Any) -> bool:
+def _safe_test(expr: Any, namespace: dict[str, Any], problems: list[Problem], path: Any) -> bool:
     return bool(_safe_eval(expr, namespace, problems, path))
 
 
@@ -327,13 +330,19 @@ def _compute_items(
     checklist: CompiledChecklist,
     group_id: str,
     items: list[dict[str, Any]],
-    namespace: Mapping[str, Any],
+    namespace: dict[str, Any],
     problems: list[Problem],
 ) -> None:
+    computed = checklist.group_computed.get(group_id, [])
+    if not computed:
+        return
     for item in items:
-        for comp in checklist.group_computed.get(group_id, []):
-            scope = {**namespace, "item": _expression_value(item)}
-            item[comp.computed.id] = _clean_number(_safe_eval(comp.expr, scope, problems, ()))
+        namespace["item"] = _expression_value(item)
+        for comp in computed:
+            value = _safe_eval(comp.expr, namespace, problems, comp.path)
+            item[comp.computed.id] = _clean_number(value)
+            namespace["item"][comp.computed.id] = item[comp.computed.id]
+    namespace.pop("item", None)
 
 
 def item_label(question: GroupQuestion, item: Mapping[str, Any], index: int) -> str:
@@ -393,8 +402,10 @@ def _fire(
     items = values.get(rule.for_each) or []
     fired: list[Signal] = []
     for index, item in enumerate(items):
-        scope = {**namespace, "item": _expression_value(item)}
-        if _safe_test(compiled.when, scope, problems, compiled.path):
+        namespace["item"] = _expression_value(item)
+        fires = _safe_test(compiled.when, namespace, problems, compiled.path)
+        namespace.pop("item", None)
+        if fires:
             label = item_label(group, item, index)
             evidence = _evidence(
                 checklist, compiled, values, computed, given, group, item, namespace["loan"]

@@ -113,22 +113,33 @@ class Expression:
     names: frozenset[str]
     #: Attributes read per top-level name: ``{"item": {"value"}, "loan": {"type"}}``.
     attributes: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    _run: Callable[..., Any] | None = field(default=None, repr=False, compare=False)
+    _template: Any = field(default=None, repr=False, compare=False)
 
-    def evaluate(self, namespace: Mapping[str, Any]) -> Any:
-        """Run the expression; ``None`` when an input is missing or arithmetic fails."""
+    def evaluate(self, namespace: dict[str, Any]) -> Any:
+        """Run the expression; ``None`` when an input is missing or arithmetic fails.
+
+        ``namespace`` is used as the context as is (not copied): evaluating
+        a hundred expressions per answer file must not copy it a hundred
+        times. Start it from :func:`base_namespace` so the functions are there.
+        """
         from jinja2.exceptions import SecurityError, UndefinedError
+        from jinja2.runtime import Undefined
 
-        assert self._run is not None
+        if "latest" not in namespace:
+            namespace = {**FUNCTIONS, **namespace}
+        template = self._template
         try:
-            result = self._run(**namespace)
+            context = template.new_context(namespace, shared=True)
+            for _ in template.root_render_func(context):
+                pass
+            result = context.vars["result"]
         except SecurityError as exc:
             raise ExpressionError("PL203", f"refused by the sandbox: {exc}") from None
         except (TypeError, ZeroDivisionError, ValueError, ArithmeticError, UndefinedError):
             return None
-        return result
+        return None if isinstance(result, Undefined) else result
 
-    def test(self, namespace: Mapping[str, Any]) -> bool:
+    def test(self, namespace: dict[str, Any]) -> bool:
         """Evaluate as a condition: true only for a true result."""
         return bool(self.evaluate(namespace))
 
@@ -203,8 +214,15 @@ def compile_expression(source: str) -> Expression:
     """Parse, check and compile ``source``; raise :class:`ExpressionError` if unusable."""
     tree = parse(source)
     names, attrs = names_used(tree)
-    run = environment().compile_expression(source, undefined_to_none=True)
-    return Expression(source, names, attrs, run)
+    # The TemplateExpression's template is run directly by Expression.evaluate
+    # with a shared context, which avoids a dict copy per call.
+    wrapper = environment().compile_expression(source, undefined_to_none=True)
+    return Expression(source, names, attrs, wrapper._template)
+
+
+def base_namespace() -> dict[str, Any]:
+    """A fresh namespace holding the expression functions."""
+    return dict(FUNCTIONS)
 
 
 def check_names(

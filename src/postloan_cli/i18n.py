@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 from collections.abc import Mapping
@@ -106,7 +107,7 @@ def format_number(value: _NumberLike, lang: str | None, *, max_decimals: int = 3
     locale = babel_locale(lang)
     number = _rounded(value, max(max_decimals, 0))
     pattern = _pattern("#,##0." + "#" * max_decimals if max_decimals > 0 else "#,##0")
-    return pattern.apply(number, locale)
+    return str(pattern.apply(number, locale))
 
 
 def format_integer(value: _NumberLike, lang: str | None) -> str:
@@ -116,25 +117,41 @@ def format_integer(value: _NumberLike, lang: str | None) -> str:
 
 def format_ratio(value: _NumberLike, lang: str | None) -> str:
     """A ratio with exactly two decimals: ``1.25`` / ``1,25``."""
-    return _pattern("#,##0.00").apply(_rounded(value, 2), babel_locale(lang))
+    return str(_pattern("#,##0.00").apply(_rounded(value, 2), babel_locale(lang)))
 
 
-def format_percent(value: _NumberLike, lang: str | None, *, max_decimals: int = 2) -> str:
-    """A per-hundred value as a percentage: ``70`` is ``70%`` (en, zh) or ``70 %`` (es)."""
-    from babel.numbers import format_percent as babel_percent
+def format_percent(
+    value: _NumberLike, lang: str | None, *, max_decimals: int = 2, min_decimals: int = 0
+) -> str:
+    """A per-hundred value as a percentage: ``70`` is ``70%`` (en, zh) or ``70 %`` (es).
 
-    locale = babel_locale(lang)
-    fraction = _rounded(value, max_decimals).normalize() / 100
-    return babel_percent(fraction, locale=locale, decimal_quantization=False)
+    At most ``max_decimals`` decimals, at least ``min_decimals`` (computed
+    ratios use a fixed number so that a column of them lines up).
+    """
+    pattern = _percent_pattern(lang or FALLBACK_LANG, min_decimals, max(max_decimals, min_decimals))
+    return str(pattern.apply(_rounded(value, max_decimals).scaleb(-2), babel_locale(lang)))
+
+
+@functools.lru_cache(maxsize=64)
+def _percent_pattern(lang: str, min_decimals: int, max_decimals: int) -> NumberPattern:
+    """The locale's own percent pattern (``#,##0 %`` in es) with the wanted decimals."""
+    pattern: NumberPattern = copy.copy(babel_locale(lang).percent_formats[None])
+    pattern.frac_prec = (min_decimals, max_decimals)
+    return pattern
 
 
 def format_money(amount: _NumberLike, currency: str, lang: str | None) -> str:
     """``amount`` in ``currency`` as the locale writes it (``CN¥1,234.00``, ``1.234,00 CNY``)."""
+    return _money(_rounded(amount, 2), currency, lang or FALLBACK_LANG)
+
+
+@functools.lru_cache(maxsize=4096)
+def _money(amount: Decimal, currency: str, lang: str) -> str:
+    # cached: a report shows the same amounts in several places (findings, evidence)
     from babel.numbers import format_currency
 
-    locale = babel_locale(lang)
     try:
-        return format_currency(_rounded(amount, 2), currency, locale=locale)
+        return str(format_currency(amount, currency, locale=babel_locale(lang)))
     except (ValueError, LookupError):  # an unknown currency code
         return f"{format_ratio(amount, lang)} {currency}"
 
@@ -159,6 +176,10 @@ def format_date(value: dt.date, lang: str | None, *, style: str = "long") -> str
 #: Fixed report labels by language. ``en`` is complete; others fall back to it.
 LABELS: dict[str, dict[str, str]] = {
     "en": {
+        "inspection": "Inspection",
+        "area": "Inspection area",
+        "fact": "Fact",
+        "threshold": "threshold",
         "title": "Post-loan inspection opinion",
         "opinion": "Inspection opinion",
         "loan_and_inspection": "Loan and inspection",
@@ -255,6 +276,10 @@ LABELS: dict[str, dict[str, str]] = {
         "page_of": "Page",
     },
     "es": {
+        "inspection": "Inspección",
+        "area": "Área de inspección",
+        "fact": "Dato",
+        "threshold": "umbral",
         "title": "Dictamen de inspección posterior al préstamo",
         "opinion": "Dictamen de inspección",
         "loan_and_inspection": "Préstamo e inspección",
@@ -351,6 +376,10 @@ LABELS: dict[str, dict[str, str]] = {
         "page_of": "Página",
     },
     "zh": {
+        "inspection": "检查",
+        "area": "检查项目",
+        "fact": "依据事项",
+        "threshold": "阈值",
         "title": "贷后检查意见书",
         "opinion": "检查意见",
         "loan_and_inspection": "贷款与检查概况",

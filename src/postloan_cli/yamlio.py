@@ -20,6 +20,7 @@ through them to get line and column. Only failures pay for this.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,8 +36,13 @@ MAX_BYTES = 2 * 1024 * 1024
 #: Largest number of nodes a document may expand to through aliases.
 MAX_NODES = 200_000
 
-_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Composer: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# libyaml's parser; ``yaml.CParser`` is not exported at the top level, so a
+# ``hasattr(yaml, "CParser")`` test silently picks the pure-Python parser.
+_CParser: Any
+try:
+    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _CParser = None
 
 
 class _Resolver(yaml.resolver.Resolver):
@@ -138,11 +144,14 @@ class _AliasBomb(Exception):
 
 # The C parser cannot take a Python resolver class through MRO alone, so build
 # the loader class with our constructor and resolver on top of the C parser.
-if hasattr(yaml, "CParser"):
+#: Whether the C parser is in use (the benchmark and a test check it).
+WITH_LIBYAML = _CParser is not None
 
-    class _FastLoader(yaml.CParser, _Constructor, _Resolver):  # type: ignore[misc,name-defined]
+if _CParser is not None:
+
+    class _FastLoader(_CParser, _Constructor, _Resolver):  # type: ignore[misc]
         def __init__(self, stream: str) -> None:
-            yaml.CParser.__init__(self, stream)  # type: ignore[attr-defined]
+            _CParser.__init__(self, stream)
             _Constructor.__init__(self)
             _Resolver.__init__(self)
 
@@ -351,8 +360,12 @@ def _check_expansion(root: Any) -> None:
                     stack.append((child, False))
 
 
+@functools.lru_cache(maxsize=8)
 def compose(text: str) -> Any:
-    """The node tree of ``text`` (with marks), or ``None`` if it does not parse."""
+    """The node tree of ``text`` (with marks), or ``None`` if it does not parse.
+
+    Cached: a failing file usually has several problems to locate.
+    """
     loader = _FastLoader(text)
     try:
         return loader.get_single_node()

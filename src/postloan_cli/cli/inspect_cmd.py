@@ -107,45 +107,51 @@ def print_summary(result: Inspected, lang: str | None) -> None:
     from rich.table import Table
 
     from postloan_cli.cli._edge import console
-    from postloan_cli.i18n import localize
+    from postloan_cli.i18n import labels, localize
 
     ev = result.evaluation
     checklist = ev.checklist.checklist
     language = lang or checklist.default_language
+    words = labels(language)
     loan = ev.answer_file.loan
     out = console()
+
+    def classification(value: str) -> str:
+        return words.get(f"classification_{value}", value)
+
     out.print(
-        f"Loan {loan.id} — {loan.borrower.name}  ({ev.answer_file.inspection.date.isoformat()})",
+        f"{words['loan']} {loan.id} — {loan.borrower.name}  "
+        f"({ev.answer_file.inspection.date.isoformat()})",
         markup=False,
     )
-    proposed = ev.proposed.value if ev.proposed else "—"
+    proposed = classification(ev.proposed.value) if ev.proposed else "—"
     out.print(
-        f"Suggested classification: {ev.suggested.value}   proposed: {proposed}", markup=False
+        f"{words['suggested_classification']}: {classification(ev.suggested.value)}   "
+        f"{words['proposed_classification']}: {proposed}",
+        markup=False,
     )
     if ev.signals:
-        table = Table(title=f"{len(ev.signals)} warning signal(s)", title_justify="left")
-        table.add_column("severity")
-        table.add_column("signal")
-        table.add_column("required action")
-        table.add_column("escalate to / by")
+        table = Table(title=f"{words['warning_signals']}: {len(ev.signals)}", title_justify="left")
+        for column in ("severity", "signal", "required_action", "escalate_to"):
+            table.add_column(words[column])
         for signal in ev.signals:
             text = localize(signal.text, language, checklist.default_language)
             if signal.item:
                 text = f"{text} ({signal.item})"
             escalate = localize(signal.escalate_to, language, checklist.default_language)
             if escalate and signal.due:
-                escalate = f"{escalate} by {signal.due.isoformat()}"
+                escalate = f"{escalate} — {signal.due.isoformat()}"
             table.add_row(
-                signal.severity.value,
+                words.get(f"severity_{signal.severity.value}", signal.severity.value),
                 _plain(text),
                 _plain(localize(signal.action, language, checklist.default_language)),
                 _plain(escalate),
             )
         out.print(table)
     else:
-        out.print("No warning signals.")
+        out.print(words["no_signals"], markup=False)
     for fmt, path in result.written.items():
-        out.print(f"wrote {fmt}: {path}", markup=False)
+        out.print(f"{fmt}: {path}", markup=False)
 
 
 def _plain(text: str) -> str:

