@@ -123,12 +123,14 @@ def print_summary(result: Inspected, lang: str | None) -> None:
         f"{words['loan']} {loan.id} — {loan.borrower.name}  "
         f"({ev.answer_file.inspection.date.isoformat()})",
         markup=False,
+        soft_wrap=True,
     )
     proposed = classification(ev.proposed.value) if ev.proposed else "—"
     out.print(
         f"{words['suggested_classification']}: {classification(ev.suggested.value)}   "
         f"{words['proposed_classification']}: {proposed}",
         markup=False,
+        soft_wrap=True,
     )
     if ev.signals:
         table = Table(title=f"{words['warning_signals']}: {len(ev.signals)}", title_justify="left")
@@ -149,9 +151,9 @@ def print_summary(result: Inspected, lang: str | None) -> None:
             )
         out.print(table)
     else:
-        out.print(words["no_signals"], markup=False)
+        out.print(words["no_signals"], markup=False, soft_wrap=True)
     for fmt, path in result.written.items():
-        out.print(f"{fmt}: {path}", markup=False)
+        out.print(f"{fmt}: {path}", markup=False, soft_wrap=True)
 
 
 def _plain(text: str) -> str:
