@@ -526,3 +526,11 @@ def test_warning_rules_doc_lists_every_rule(standard: Checklist) -> None:
     for s in standard.sections:
         for r in s.rules:
             assert f"`{r.id}`" in doc, r.id
+
+
+def test_readme_lists_every_shipped_rule() -> None:
+    """The README's rule list is kept in step with the standard checklist."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    checklist = load_checklist(CHECKLIST)
+    missing = [r.rule.id for r in checklist.rules if f"`{r.rule.id}`" not in readme]
+    assert missing == []
