@@ -115,3 +115,16 @@ def test_draft_may_be_incomplete(write: Callable[..., Path]) -> None:
     text = text.split("answers:")[0] + "answers: {}\n"
     ev = _evaluate(write("d.yaml", text))
     assert ev.errors == []
+
+
+def test_numbers_with_commas_only_as_thousands_separators() -> None:
+    from postloan_cli.answers import Invalid, coerce
+    from postloan_cli.models import DecimalQuestion
+
+    question = DecimalQuestion(id="x", type="decimal", prompt="x")
+    assert str(coerce(question, "1,234,567.89", (), "CNY")) == "1234567.89"
+    assert str(coerce(question, "12.5", (), "CNY")) == "12.5"
+    for text in ("1.234,56", "12,5", "1,23"):
+        with pytest.raises(Invalid) as info:
+            coerce(question, text, (), "CNY")
+        assert "'.' for decimals" in info.value.message

@@ -37,6 +37,7 @@ from postloan_cli.models import (
 
 Path = tuple[str | int, ...]
 
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
 _ANSWER_KEYS = frozenset({"value", "note", "evidence"})
 _YES = {"yes", "y", "sí", "si", "是"}
 _NO = {"no", "n", "否"}
@@ -112,7 +113,21 @@ def _describe(raw: Any) -> str:
 def _number(raw: Any, path: Path, what: str) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise Invalid("PL305", f"expected {what}, found {_describe(raw)}", path)
-    text = str(raw).strip().replace(",", "") if isinstance(raw, str) else repr(raw)
+    if isinstance(raw, str):
+        text = raw.strip()
+        if "," in text:
+            # Only thousands separators are accepted: "1.234,56" (Spanish
+            # style) silently read as 1.23456 would be a wrong number.
+            if not _GROUPED.fullmatch(text):
+                raise Invalid(
+                    "PL305",
+                    f"expected {what} with '.' for decimals (e.g. 1234567.89), "
+                    f"found {_describe(raw)}",
+                    path,
+                )
+            text = text.replace(",", "")
+    else:
+        text = repr(raw)
     try:
         number = Decimal(text)
     except InvalidOperation:
@@ -161,9 +176,9 @@ def _scalar(question: ScalarQuestionType, raw: Any, path: Path, currency: str) -
                 raise Invalid("PL305", f"'{item}' is chosen twice", item_path)
             chosen.append(item)
         if question.min_selected is not None and len(chosen) < question.min_selected:
-            raise Invalid("PL305", f"choose at least {question.min_selected} options", path)
+            raise Invalid("PL305", f"choose at least {question.min_selected} option(s)", path)
         if question.max_selected is not None and len(chosen) > question.max_selected:
-            raise Invalid("PL305", f"choose at most {question.max_selected} options", path)
+            raise Invalid("PL305", f"choose at most {question.max_selected} option(s)", path)
         return chosen
     if isinstance(question, IntegerQuestion):
         if isinstance(raw, bool) or not isinstance(raw, int):
