@@ -193,7 +193,7 @@ class Computed(_Strict):
     format: Literal["number", "integer", "ratio", "percent", "money", "days"] = "number"
 
 
-ScalarQuestion = Annotated[
+ScalarQuestionType = (
     YesNoQuestion
     | SingleChoiceQuestion
     | MultipleChoiceQuestion
@@ -202,9 +202,9 @@ ScalarQuestion = Annotated[
     | MoneyQuestion
     | PercentQuestion
     | DateQuestion
-    | TextQuestion,
-    Field(discriminator="type"),
-]
+    | TextQuestion
+)
+ScalarQuestion = Annotated[ScalarQuestionType, Field(discriminator="type")]
 
 
 class GroupQuestion(_QuestionBase):
@@ -221,42 +221,8 @@ class GroupQuestion(_QuestionBase):
     default: None = None
 
 
-Question = Annotated[
-    YesNoQuestion
-    | SingleChoiceQuestion
-    | MultipleChoiceQuestion
-    | IntegerQuestion
-    | DecimalQuestion
-    | MoneyQuestion
-    | PercentQuestion
-    | DateQuestion
-    | TextQuestion
-    | GroupQuestion,
-    Field(discriminator="type"),
-]
-AnyQuestion = (
-    YesNoQuestion
-    | SingleChoiceQuestion
-    | MultipleChoiceQuestion
-    | IntegerQuestion
-    | DecimalQuestion
-    | MoneyQuestion
-    | PercentQuestion
-    | DateQuestion
-    | TextQuestion
-    | GroupQuestion
-)
-ScalarQuestionType = (
-    YesNoQuestion
-    | SingleChoiceQuestion
-    | MultipleChoiceQuestion
-    | IntegerQuestion
-    | DecimalQuestion
-    | MoneyQuestion
-    | PercentQuestion
-    | DateQuestion
-    | TextQuestion
-)
+AnyQuestion = ScalarQuestionType | GroupQuestion
+Question = Annotated[AnyQuestion, Field(discriminator="type")]
 
 
 class Rule(_Strict):

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
-
 from postloan_cli import yamlio
 from postloan_cli.errors import Level
 
@@ -74,38 +72,14 @@ class RuleInfo:
 
 
 class Locator:
-    """Line and column of document paths, composing the YAML text once."""
+    """Line and column of document paths (the node tree is composed once, cached in yamlio)."""
 
     def __init__(self, text: str) -> None:
         self._text = text
 
-    @functools.cached_property
-    def _root(self) -> Any:
-        return yamlio.compose(self._text)
-
     def locate(self, path: Sequence[str | int], *, key: bool = False) -> tuple[int, int]:
         """1-based position of ``path`` (the deepest node reached); ``(1, 1)`` if none."""
-        node = self._root
-        if node is None:
-            return 1, 1
-        mark = node.start_mark
-        for element in path:
-            if isinstance(node, yaml.MappingNode):
-                for k_node, v_node in node.value:
-                    if isinstance(k_node, yaml.ScalarNode) and k_node.value == str(element):
-                        mark = k_node.start_mark if key else v_node.start_mark
-                        node = v_node
-                        break
-                else:
-                    continue
-            elif (
-                isinstance(node, yaml.SequenceNode)
-                and isinstance(element, int)
-                and 0 <= element < len(node.value)
-            ):
-                node = node.value[element]
-                mark = node.start_mark
-        return mark.line + 1, mark.column + 1
+        return yamlio.locate(self._text, path, key=key) or (1, 1)
 
 
 # --- checklist files ----------------------------------------------------------------------
