@@ -45,7 +45,13 @@ OUT = ROOT / "bench" / "out"
 EXAMPLES = ROOT / "examples" / "answers"
 TARGET_BYTES = 10_000
 
-ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NO_COLOR": "1"}
+ENV = {
+    **os.environ,
+    "PYTHONPATH": str(ROOT / "src"),
+    "NO_COLOR": "1",
+    # The compile cache lives with the benchmark's files, not in the user's cache.
+    "POSTLOAN_CACHE_DIR": os.environ.get("POSTLOAN_CACHE_DIR", str(OUT / "cache")),
+}
 
 NOTES = [
     "Visited the plant and the warehouse; stock levels match the ledger within 2 %.",

@@ -32,3 +32,7 @@ def write(tmp_path: Path) -> Callable[[str, str | bytes], Path]:
         return path
 
     return _write
+
+
+# Tests never read or fill the user's real compile cache; cache tests set their own.
+os.environ["POSTLOAN_CACHE_DIR"] = "off"

@@ -28,15 +28,19 @@ and a manifest checkpoint so that the next run skips what was already done.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
+import heapq
 import json
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any, Literal
@@ -211,7 +215,7 @@ def settings_hash(options: RenderOptions, formats: Sequence[str]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Previous:
     """The fingerprint of one input in the previous run's manifest."""
 
@@ -224,7 +228,7 @@ class _Previous:
     draft: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Task:
     input: str  # relative POSIX path: the summary's and the manifest's key
     path: str  # where to read it
@@ -236,21 +240,134 @@ class _Task:
 # --- the manifest ------------------------------------------------------------------------
 
 
+class _Spool:
+    """Texts by key, kept in a temporary file: memory holds only offsets.
+
+    A batch of ten thousand files must not hold ten thousand manifest
+    entries (each with its summary row) in the parent process; they go to
+    disk as they arrive and are read back once, when the summary is written.
+    ``copy()`` shares the file and copies the index.
+    """
+
+    def __init__(self, folder: Path | None, handle: Any = None) -> None:
+        self._folder = folder
+        self._handle = handle if handle is not None else tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (lives as long as the spool)
+        self._index: dict[str, tuple[int, int]] = {}
+
+    def __setitem__(self, key: str, text: str) -> None:
+        data = text.encode("utf-8")
+        handle = self._handle
+        handle.seek(0, os.SEEK_END)
+        offset = handle.tell()
+        handle.write(data)
+        self._index[key] = (offset, len(data))
+
+    def __getitem__(self, key: str) -> str:
+        offset, size = self._index[key]
+        self._handle.seek(offset)
+        text: str = self._handle.read(size).decode("utf-8")
+        return text
+
+    def get(self, key: str) -> str | None:
+        return self[key] if key in self._index else None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+    def values(self) -> Iterator[str]:
+        for key in list(self._index):
+            yield self[key]
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        for key in list(self._index):
+            yield key, self[key]
+
+    def copy(self) -> _Spool:
+        other = _Spool(self._folder, self._handle)
+        other._index = dict(self._index)
+        return other
+
+    def only(self, keys: set[str]) -> _Spool:
+        """The entries whose key is in ``keys`` (same file)."""
+        other = _Spool(self._folder, self._handle)
+        other._index = {k: v for k, v in self._index.items() if k in keys}
+        return other
+
+
+class _SortedSpool(Sequence[Any]):
+    """JSON values in the order of a key, without holding them all in memory.
+
+    Values are buffered, sorted in runs of :data:`RUN` and written to files;
+    iterating merges the runs. It can be iterated several times (the summary
+    templates and the JSON writer each read it once) and ``len()`` is cheap.
+    """
+
+    RUN = 2048
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._buffer: list[tuple[list[Any], str]] = []
+        self._runs: list[Path] = []
+        self._count = 0
+
+    def add(self, key: list[Any], value: Any) -> None:
+        self._buffer.append((key, _dumps(value)))
+        self._count += 1
+        if len(self._buffer) >= self.RUN:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._buffer.sort(key=lambda pair: pair[0])
+        path = self._folder / f"run-{id(self)}-{len(self._runs)}.jsonl"
+        with path.open("w", encoding="utf-8") as handle:
+            for key, text in self._buffer:
+                handle.write(_dumps(key) + "\t" + text + "\n")
+        self._runs.append(path)
+        self._buffer = []
+
+    def _run(self, path: Path) -> Iterator[tuple[list[Any], str]]:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                key, _, text = line.rstrip("\n").partition("\t")
+                yield json.loads(key), text
+
+    def __iter__(self) -> Iterator[Any]:
+        self._buffer.sort(key=lambda pair: pair[0])
+        streams = [self._run(path) for path in self._runs] + [iter(list(self._buffer))]
+        for _, text in heapq.merge(*streams, key=lambda pair: pair[0]):
+            yield json.loads(text)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index: Any) -> Any:  # Sequence API; the summary only iterates
+        items = list(self)
+        return items[index]
+
+
 @dataclass
 class _Manifest:
+    #: input -> entry (JSON text), spooled to disk.
+    entries: _Spool
     settings: str = ""
-    #: input -> entry (JSON text)
-    entries: dict[str, str] = field(default_factory=dict)
 
 
-def read_manifest(output: Path) -> _Manifest:
+def read_manifest(output: Path, spool: Path | None = None) -> _Manifest:
     """The previous run's manifest; empty when missing, foreign or damaged.
 
-    It is read line by line (one entry per line), so a large manifest is
-    never held as parsed objects.
+    It is read line by line (one entry per line) into a :class:`_Spool` in
+    the folder ``spool`` (a temporary folder when not given), so a large
+    manifest is never held in memory.
     """
     path = output / MANIFEST
-    manifest = _Manifest()
+    folder = spool
+    manifest = _Manifest(entries=_Spool(folder))
     try:
         handle = path.open(encoding="utf-8")
     except OSError:
@@ -273,13 +390,13 @@ def read_manifest(output: Path) -> _Manifest:
             try:
                 key = json.loads(text)["input"]
             except (ValueError, KeyError, TypeError):
-                return _Manifest()
+                return _Manifest(entries=_Spool(folder))
             manifest.entries[str(key)] = text
     return manifest
 
 
-def write_manifest(output: Path, settings: str, entries: dict[str, str]) -> None:
-    """Write the manifest atomically: a header line, then one entry per line."""
+def write_manifest(output: Path, settings: str, entries: Iterable[str]) -> None:
+    """Write the manifest atomically, streamed: a header line, then one entry per line."""
     head = json.dumps(
         {
             "format": MANIFEST_FORMAT,
@@ -288,8 +405,23 @@ def write_manifest(output: Path, settings: str, entries: dict[str, str]) -> None
             "settings": settings,
         }
     )
-    parts = [head[:-1] + ', "entries": [\n', ",\n".join(entries.values()), "\n]}\n"]
-    atomic_write(output / MANIFEST, "".join(parts))
+    target = output / MANIFEST
+    fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", suffix=".tmp", dir=output)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(head[:-1] + ', "entries": [\n')
+            first = True
+            for entry in entries:
+                if not first:
+                    handle.write(",\n")
+                handle.write(entry)
+                first = False
+            handle.write("\n]}\n")
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _previous_of(entry: str) -> _Previous | None:
@@ -589,12 +721,33 @@ def run_batch(
     output = output_dir.resolve()
 
     settings = settings_hash(options.render, formats)
-    old = read_manifest(output)
+    # Entries, rows and escalations wait on disk (hidden, removed at the end),
+    # so the parent's memory does not grow with the number of files.
+    spool = Path(tempfile.mkdtemp(prefix=".postloan-spool-", dir=output))
+    try:
+        result = _run(input_dir, output, options, formats, settings, spool, on_result, on_start)
+    finally:
+        shutil.rmtree(spool, ignore_errors=True)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _run(
+    input_dir: Path,
+    output: Path,
+    options: BatchOptions,
+    formats: tuple[str, ...],
+    settings: str,
+    spool: Path,
+    on_result: Callable[[FileResult], None] | None,
+    on_start: Callable[[int], None] | None,
+) -> BatchResult:
+    old = read_manifest(output, spool)
     reusable = old.settings == settings and not options.force
 
     namer = _Namer()
     tasks: list[_Task] = []
-    for rel in discover(input_dir, exclude=[output]):
+    for rel in discover(input_dir, exclude=[output, spool]):
         key = rel.as_posix()
         previous = old.entries.get(key)
         tasks.append(
@@ -613,11 +766,12 @@ def run_batch(
     result = BatchResult(output=output)
     # The manifest being built: old entries stay until their input is processed,
     # so a checkpoint never forgets a report that still exists.
-    entries = dict(old.entries)
-    done: dict[str, tuple[Any, ...]] = {}
+    entries = old.entries.copy()
+    # Final inspections worst first, and escalations earliest due first.
+    done = _SortedSpool(spool)
     suggested: Counter[str] = Counter()
     proposed: Counter[str] = Counter()
-    escalations: list[dict[str, Any]] = []
+    escalations = _SortedSpool(spool)
     last_checkpoint = time.monotonic()
 
     def collect(res: FileResult) -> None:
@@ -651,12 +805,19 @@ def run_batch(
         if row.get("status") == "ok":
             for severity, count in row["signals"].items():
                 result.signals[severity] = result.signals.get(severity, 0) + count
-            done[res.input] = _sort_key(row)
+            done.add(list(_sort_key(row)), res.input)
             suggested[row["suggested"]] += 1
             if row.get("proposed"):
                 proposed[row["proposed"]] += 1
             for esc in row.get("escalations") or ():
-                escalations.append(
+                key = [
+                    esc["due"] or "9999-99-99",
+                    SEVERITIES.index(esc["severity"]),
+                    row["loan"],
+                    len(escalations),  # arrival order breaks ties, as a stable sort did
+                ]
+                escalations.add(
+                    key,
                     {
                         **esc,
                         "loan": row["loan"],
@@ -664,13 +825,13 @@ def run_batch(
                         "officer": row["officer"],
                         "date": row["date"],
                         "reports": row["reports"],
-                    }
+                    },
                 )
         if on_result is not None:
             on_result(res)
         now = time.monotonic()
         if now - last_checkpoint > CHECKPOINT_SECONDS:
-            write_manifest(output, settings, entries)
+            write_manifest(output, settings, entries.values())
             last_checkpoint = now
 
     try:
@@ -684,16 +845,16 @@ def run_batch(
             _run_pool(state, tasks, jobs, chunk, collect, on_start)
     except BaseException:
         # Interrupted: keep what is done for the next run; the old summary stays valid.
-        write_manifest(output, settings, entries)
+        write_manifest(output, settings, entries.values())
         raise
 
     # Only this run's inputs belong in the summary and the final manifest.
     current = {t.input for t in tasks}
-    final = {k: v for k, v in entries.items() if k in current}
+    final = entries.only(current)
+    del current
     totals = _Totals(suggested, proposed, escalations)
     del tasks
     _finish(input_dir, output, settings, old.entries, final, done, totals, options, result)
-    result.seconds = time.perf_counter() - started
     return result
 
 
@@ -729,16 +890,16 @@ def _run_pool(
 class _Totals:
     suggested: Counter[str]
     proposed: Counter[str]
-    escalations: list[dict[str, Any]]
+    escalations: _SortedSpool
 
 
 def _finish(
     input_dir: Path,
     output: Path,
     settings: str,
-    old_entries: dict[str, str],
-    final: dict[str, str],
-    done: dict[str, tuple[Any, ...]],
+    old_entries: _Spool,
+    final: _Spool,
+    done: _SortedSpool,
     totals: _Totals,
     options: BatchOptions,
     result: BatchResult,
@@ -746,19 +907,14 @@ def _finish(
     """Write the summary, then delete unwanted reports, then the manifest (in that order)."""
     from postloan_cli.summary import SummaryInfo, write_summaries
 
-    order = sorted(done, key=done.__getitem__)
-
     def inspections() -> Iterator[dict[str, Any]]:
-        for key in order:
+        for key in done:
             row: dict[str, Any] = json.loads(final[key])["row"]
             yield row
 
     drafts = [json.loads(final[k])["row"] for k in sorted(result.drafts)]
     failures = [json.loads(final[k])["row"] for k in sorted(k for k, _ in result.failures)]
     escalations = totals.escalations
-    escalations.sort(
-        key=lambda e: (e["due"] or "9999-99-99", SEVERITIES.index(e["severity"]), e["loan"])
-    )
     info = SummaryInfo(
         generated=dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds"),
         tool=__version__,
@@ -786,18 +942,13 @@ def _finish(
     )
 
     keep: set[str] = set()
-    clean: dict[str, str] = {}
-    for key, entry in final.items():
+    candidates: set[str] = set()
+    for entry in final.values():
         data = json.loads(entry)
         keep.update(data.get("outputs", {}).values())
-        if data.pop("stale", None) is not None:
-            entry = _dumps(data)
-        clean[key] = entry
-    candidates: set[str] = set()
+        candidates.update(data.get("stale") or ())
     for entry in old_entries.values():
-        candidates.update(_outputs_of(entry))
-    for entry in final.values():
-        candidates.update(_outputs_of(entry))
+        candidates.update(o for o in _outputs_of(entry) if o not in keep)
     for rel in sorted(candidates - keep):
         try:
             target = inside(output, PurePath(rel))
@@ -811,7 +962,15 @@ def _finish(
             continue
         result.pruned.append(rel)
         _remove_empty_parents(target.parent, output)
-    write_manifest(output, settings, clean)
+    write_manifest(output, settings, (_without_stale(entry) for entry in final.values()))
+
+
+def _without_stale(entry: str) -> str:
+    if '"stale":' not in entry:
+        return entry
+    data = json.loads(entry)
+    data.pop("stale", None)
+    return _dumps(data)
 
 
 def _remove_empty_parents(folder: Path, root: Path) -> None:

@@ -20,6 +20,7 @@ from postloan_cli.expressions import (
     ExpressionError,
     check_names,
     compile_expression,
+    save_compiled,
 )
 from postloan_cli.models import (
     AnyQuestion,
@@ -260,6 +261,7 @@ def compile_checklist(checklist: Checklist, file: str | None = None) -> Compiled
             if expr is not None:
                 rules.append(CompiledRule(rule, section, expr, (*rpath, "when")))
 
+    save_compiled()
     if any(p.level == "error" for p in problems):
         raise InputError(problems)
     return CompiledChecklist(

@@ -211,13 +211,45 @@ def names_used(tree: nodes.Node) -> tuple[frozenset[str], dict[str, frozenset[st
 
 @functools.lru_cache(maxsize=4096)
 def compile_expression(source: str) -> Expression:
-    """Parse, check and compile ``source``; raise :class:`ExpressionError` if unusable."""
+    """Parse, check and compile ``source``; raise :class:`ExpressionError` if unusable.
+
+    The compiled code is kept in the persistent compile cache
+    (:mod:`postloan_cli.cache`), keyed by the source: an expression that was
+    checked and compiled once is not parsed nor compiled again. Only
+    expressions that passed every check are stored.
+    """
+    from postloan_cli.cache import EXPRESSIONS
+
+    entry = EXPRESSIONS.get(source)
+    if entry is not None:
+        names, attrs, code = entry
+        return Expression(source, names, attrs, _from_code(code))
     tree = parse(source)
     names, attrs = names_used(tree)
-    # The TemplateExpression's template is run directly by Expression.evaluate
-    # with a shared context, which avoids a dict copy per call.
-    wrapper = environment().compile_expression(source, undefined_to_none=True)
-    return Expression(source, names, attrs, wrapper._template)
+    code = _compile(tree)
+    EXPRESSIONS.put(source, (names, attrs, code))
+    return Expression(source, names, attrs, _from_code(code))
+
+
+def _compile(expr: nodes.Expr) -> Any:
+    """Python code for ``result = <expr>``, as ``Environment.compile_expression`` builds it."""
+    from jinja2 import nodes
+
+    body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
+    return environment().compile(nodes.Template(body, lineno=1))
+
+
+def _from_code(code: Any) -> Any:
+    """The template Expression.evaluate runs: a shared context, no dict copy per call."""
+    env = environment()
+    return env.template_class.from_code(env, code, env.make_globals(None), None)
+
+
+def save_compiled() -> None:
+    """Write newly compiled expressions to the persistent cache (if enabled)."""
+    from postloan_cli.cache import EXPRESSIONS
+
+    EXPRESSIONS.save()
 
 
 def base_namespace() -> dict[str, Any]:

@@ -96,6 +96,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
@@ -129,7 +130,7 @@ from postloan_cli.models import (
 )
 
 if TYPE_CHECKING:
-    from jinja2 import Template
+    from jinja2 import Environment, Template
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 FORMATS = ("md", "html")
@@ -729,11 +730,28 @@ def escape_markdown(value: Any) -> str:
     marker is escaped, and newlines become ``<br>`` so the value stays inside
     the paragraph or table cell it was put in.
     """
+    if type(value) is str:  # the common case: context values are plain strings
+        cached = _MD_ESCAPED.get(value)
+        if cached is not None:
+            return cached
+        text = _escape_markdown_text(value)
+        if len(_MD_ESCAPED) >= _MD_CACHE_SIZE:
+            _MD_ESCAPED.clear()  # bounded: a batch must not grow with its files
+        _MD_ESCAPED[value] = text
+        return text
     if isinstance(value, Markup):
         return str(value)
     if value is None:
         return ""
-    text = str(value)
+    return _escape_markdown_text(str(value))
+
+
+#: Escaped texts seen lately: labels, prompts and choice names recur in every report.
+_MD_ESCAPED: dict[str, str] = {}
+_MD_CACHE_SIZE = 4096
+
+
+def _escape_markdown_text(text: str) -> str:
     if _MD_NEEDS_WORK.search(text) is None:
         return text
     text = _MD_SPECIAL.sub(r"\\\1", text)
@@ -755,16 +773,66 @@ def _html_finalize(value: Any) -> Any:
 # --- environments and templates --------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=16)
-def _environment(dirs: tuple[str, ...], fmt: str) -> ImmutableSandboxedEnvironment:
-    """One sandboxed environment per (template folders, format), for the process."""
-    from jinja2 import FileSystemLoader, StrictUndefined
+#: Names a dict answers as attributes (``items``, ``get``...): never read as keys.
+_DICT_ATTRIBUTES = frozenset(dir(dict)) | frozenset(dir(MappingProxyType))
+_MAPPINGS = (dict, MappingProxyType)
+
+
+@functools.cache
+def _environment_classes() -> tuple[type[Environment], type[ImmutableSandboxedEnvironment]]:
+    """Jinja environments that read the report context's dicts without an exception.
+
+    ``{{ loan.id }}`` compiles to ``environment.getattr(loan, "id")``, which
+    tries ``getattr`` first: on a dict that raises ``AttributeError`` before
+    the key is read, thousands of times per report. For a plain dict (or
+    mapping proxy) and a name that is not a dict attribute, the result is the
+    same key, read directly. Items are not attributes, so the sandbox has no
+    check to make on them (its own ``getattr`` falls back to the item too).
+    """
+    from jinja2 import Environment
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    mappings, reserved = _MAPPINGS, _DICT_ATTRIBUTES
+
+    class ShippedEnvironment(Environment):
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            if type(obj) in mappings and attribute not in reserved:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    pass
+            return Environment.getattr(self, obj, attribute)
+
+    class UserEnvironment(ImmutableSandboxedEnvironment):
+        def getattr(self, obj: Any, attribute: str) -> Any:
+            if type(obj) in mappings and attribute not in reserved:
+                try:
+                    return obj[attribute]
+                except KeyError:
+                    pass
+            return ImmutableSandboxedEnvironment.getattr(self, obj, attribute)
+
+    return ShippedEnvironment, UserEnvironment
+
+
+@functools.lru_cache(maxsize=16)
+def _environment(dirs: tuple[str, ...], fmt: str) -> Environment:
+    """One environment per (template folders, format), for the process.
+
+    The shipped templates are our own code: they run in a plain environment.
+    As soon as the user gives template folders, every template (theirs and
+    the shipped ones they fall back to) runs in Jinja's immutable sandbox.
+    Autoescape, ``finalize`` and undefined handling are the same in both.
+    """
+    from jinja2 import FileSystemLoader, StrictUndefined
+
+    from postloan_cli.cache import template_bytecode_cache
     from postloan_cli.resources import shipped
 
+    shipped_env, user_env = _environment_classes()
     finalize: Callable[[Any], Any] = escape_markdown if fmt == "md" else _html_finalize
-    return ImmutableSandboxedEnvironment(
+    env_class: type[Environment] = user_env if dirs else shipped_env
+    return env_class(
         loader=FileSystemLoader([*dirs, str(shipped("templates"))], encoding="utf-8"),
         autoescape=fmt == "html",
         finalize=finalize,
@@ -774,6 +842,7 @@ def _environment(dirs: tuple[str, ...], fmt: str) -> ImmutableSandboxedEnvironme
         keep_trailing_newline=True,
         auto_reload=False,
         cache_size=-1,
+        bytecode_cache=template_bytecode_cache(f"{env_class.__name__}|{fmt}"),
     )
 
 

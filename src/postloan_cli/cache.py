@@ -1,0 +1,237 @@
+"""A persistent compile cache: compiled templates and checklist expressions.
+
+Compiling the two opinion templates and a checklist's hundred expressions
+costs more than everything else a one-file ``postloan inspect`` does. Their
+compiled code is kept in the user's cache folder:
+
+* ``$POSTLOAN_CACHE_DIR`` (``off`` disables the cache), else
+  ``$XDG_CACHE_HOME/postloan``, else ``~/.cache/postloan``;
+* read at every call (not at import), so tests and callers can redirect it;
+* silently disabled when the folder cannot be created or written;
+* every file is written to a temporary name and renamed, and every entry is
+  keyed by a hash of its source, the Jinja2 version and the Python version;
+  a file that cannot be read back (damaged, truncated, foreign) is ignored
+  and rewritten, never an error.
+
+Templates use Jinja2's bytecode cache interface (the source checksum inside
+each entry makes an edited template compile again). Expressions are stored
+as marshal'd code objects with the names they read, one file per Python and
+Jinja2 version, and turned back into templates with ``Template.from_code``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jinja2.bccache import Bucket, BytecodeCache
+
+ENV_VAR = "POSTLOAN_CACHE_DIR"
+#: Bumped when the layout of a cache file changes.
+LAYOUT = 1
+
+
+def cache_dir() -> Path | None:
+    """The cache folder, created if needed; ``None`` when disabled or not writable."""
+    configured = os.environ.get(ENV_VAR, "").strip()
+    if configured.lower() == "off":
+        return None
+    if configured:
+        base = Path(configured)
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+        base = (Path(xdg) if xdg else Path.home() / ".cache") / "postloan"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(base, os.W_OK | os.X_OK):
+        return None
+    return base
+
+
+def _tag() -> str:
+    """What compiled code depends on besides its source: Python and Jinja2 versions."""
+    import jinja2
+
+    return f"{LAYOUT}-{sys.implementation.cache_tag}-jinja{jinja2.__version__}"
+
+
+def write_atomic(path: Path, data: bytes) -> bool:
+    """Write ``data`` to ``path`` through a temporary file and a rename; False on failure."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        return False
+
+
+# --- templates ---------------------------------------------------------------------------
+
+
+def template_bytecode_cache(flavour: str) -> BytecodeCache:
+    """A Jinja2 bytecode cache in :func:`cache_dir` (resolved at every load and dump).
+
+    ``flavour`` names what else the generated code depends on (the
+    environment's class and options), so different environments never share
+    an entry.
+    """
+    from jinja2.bccache import BytecodeCache
+
+    class _Cache(BytecodeCache):
+        def get_cache_key(self, name: str, filename: str | None = None) -> str:
+            key = f"{_tag()}|{flavour}|{name}|{filename or ''}"
+            return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+        def _file(self, bucket: Bucket) -> Path | None:
+            folder = cache_dir()
+            if folder is None:
+                return None
+            return folder / "templates" / f"{bucket.key}.jbc"
+
+        def load_bytecode(self, bucket: Bucket) -> None:
+            path = self._file(bucket)
+            if path is None:
+                return
+            try:
+                with path.open("rb") as handle:
+                    bucket.load_bytecode(handle)
+            except FileNotFoundError:
+                return
+            except Exception:  # damaged or foreign: compile again, rewrite it
+                bucket.reset()
+                return
+            code: object = bucket.code
+            if code is not None and not isinstance(code, type(_tag.__code__)):
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Bucket) -> None:
+            path = self._file(bucket)
+            if path is None or bucket.code is None:
+                return
+            try:
+                path.parent.mkdir(exist_ok=True)
+            except OSError:
+                return
+            from io import BytesIO
+
+            buffer = BytesIO()
+            try:
+                bucket.write_bytecode(buffer)
+            except Exception:
+                return
+            write_atomic(path, buffer.getvalue())
+
+    return _Cache()
+
+
+# --- expressions -------------------------------------------------------------------------
+
+#: One compiled expression as stored: (names read, attributes read per name, code).
+Entry = tuple[frozenset[str], dict[str, frozenset[str]], Any]
+
+
+class ExpressionStore:
+    """Compiled expressions by source, loaded from and saved to one cache file.
+
+    The file is read once per folder and process; new entries are written
+    back by :meth:`save` (the caller saves after compiling a checklist).
+    """
+
+    def __init__(self) -> None:
+        self._folder: Path | None = None
+        self._entries: dict[str, Entry] = {}
+        self._dirty = False
+
+    def _file(self) -> Path | None:
+        folder = cache_dir()
+        if folder is None:
+            return None
+        return folder / f"expressions-{hashlib.sha256(_tag().encode()).hexdigest()[:16]}.bin"
+
+    def _sync(self) -> Path | None:
+        """Load the cache file when the folder changed (or on first use)."""
+        path = self._file()
+        folder = path.parent if path is not None else None
+        if folder != self._folder:
+            self._folder = folder
+            self._entries = _read_entries(path) if path is not None else {}
+            self._dirty = False
+        return path
+
+    def get(self, source: str) -> Entry | None:
+        if self._sync() is None:
+            return None
+        return self._entries.get(_key(source))
+
+    def put(self, source: str, entry: Entry) -> None:
+        if self._sync() is None:
+            return
+        self._entries[_key(source)] = entry
+        self._dirty = True
+
+    def save(self) -> None:
+        path = self._sync()
+        if path is None or not self._dirty:
+            return
+        # Merge with what another process may have written meanwhile.
+        merged = {**_read_entries(path), **self._entries}
+        payload = {
+            key: (sorted(names), {k: sorted(v) for k, v in attrs.items()}, code)
+            for key, (names, attrs, code) in merged.items()
+        }
+        try:
+            data = marshal.dumps((LAYOUT, payload))
+        except ValueError:
+            return
+        if write_atomic(path, data):
+            self._entries = merged
+            self._dirty = False
+
+
+def _key(source: str) -> str:
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+def _read_entries(path: Path) -> dict[str, Entry]:
+    """The entries of an expression cache file; empty when missing or unusable."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return {}
+    try:
+        # Our own file in the user's own cache folder (as trusted as __pycache__).
+        layout, payload = marshal.loads(data)  # noqa: S302
+        if layout != LAYOUT or not isinstance(payload, dict):
+            return {}
+        code_type = type(_key.__code__)
+        entries: dict[str, Entry] = {}
+        for key, (names, attrs, code) in payload.items():
+            if not isinstance(key, str) or not isinstance(code, code_type):
+                return {}
+            entries[key] = (
+                frozenset(str(n) for n in names),
+                {str(k): frozenset(str(a) for a in v) for k, v in attrs.items()},
+                code,
+            )
+        return entries
+    except Exception:  # damaged, truncated or foreign: ignore it (it will be rewritten)
+        return {}
+
+
+EXPRESSIONS = ExpressionStore()
