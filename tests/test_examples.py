@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECKLIST = ROOT / "checklists" / "post-loan-standard" / "1.0.0.yaml"
 EXAMPLES = ROOT / "examples" / "answers"
 RULES_DOC = ROOT / "docs" / "warning-rules.md"
-LANGUAGES = ("en", "es")
+LANGUAGES = ("en", "es", "zh")
 
 #: example file -> (suggested classification, rule ids that fire).
 EXPECTED: dict[str, tuple[str, set[str]]] = {
@@ -534,3 +534,71 @@ def test_readme_lists_every_shipped_rule() -> None:
     checklist = load_checklist(CHECKLIST)
     missing = [r.rule.id for r in checklist.rules if f"`{r.rule.id}`" not in readme]
     assert missing == []
+
+
+# --- Simplified Chinese -------------------------------------------------------------
+
+
+def _has_cjk(text: str) -> bool:
+    return re.search(r"[\u4e00-\u9fff]", text) is not None
+
+
+def test_prompts_choices_signals_and_actions_are_in_en_es_and_zh(standard: Checklist) -> None:
+    """Every prompt, choice label, signal and action has non-empty en, es and zh text."""
+    assert "zh" in standard.languages
+    texts: list[tuple[str, object]] = []
+    for s in standard.sections:
+        questions = [(q.id, q) for q in s.questions]
+        for q in s.questions:
+            if isinstance(q, GroupQuestion):
+                questions += [(f"{q.id}.{f.id}", f) for f in q.fields]
+        for where, q in questions:
+            texts.append((f"{s.id}.{where}.prompt", q.prompt))
+            for choice in getattr(q, "choices", None) or []:
+                texts.append((f"{s.id}.{where}.choices.{choice.id}", choice.label))
+        for r in s.rules:
+            texts.append((f"{s.id}.rules.{r.id}.signal", r.signal))
+            texts.append((f"{s.id}.rules.{r.id}.action", r.action))
+    assert len(texts) > 300
+    bad = [
+        where
+        for where, text in texts
+        if not isinstance(text, dict)
+        or not all(isinstance(text.get(lang), str) and text[lang].strip() for lang in LANGUAGES)
+        or not _has_cjk(text["zh"])
+    ]
+    assert bad == []
+
+
+def test_chinese_markdown_report(tmp_path: Path, standard: Checklist) -> None:
+    from typer.testing import CliRunner
+
+    from postloan_cli.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "inspect",
+            "--answers",
+            str(EXAMPLES / "03-funds-diverted.yaml"),
+            "--lang",
+            "zh",
+            "-o",
+            str(tmp_path),
+            "-f",
+            "md",
+        ],
+    )
+    assert result.exit_code == 0, result.stdout + result.stderr
+    md = (tmp_path / "03-funds-diverted.md").read_text(encoding="utf-8")
+    use_of_funds = next(s for s in standard.sections if s.id == "use_of_funds")
+    question = next(q for q in use_of_funds.questions if q.id == "funds_used_as_contracted")
+    rule = next(r for r in use_of_funds.rules if r.id == "funds_diverted")
+    assert isinstance(question.prompt, dict) and isinstance(rule.signal, dict)
+    assert question.prompt["zh"] == "贷款资金是否按借款合同约定的用途使用？"
+    assert question.prompt["zh"] in md
+    assert rule.signal["zh"] in md
+    assert isinstance(use_of_funds.title, dict) and f"1. {use_of_funds.title['zh']}" in md
+    # The suggested five-category classification, in Chinese.
+    assert re.search(r"\| 建议分类 \| \*\*次级\*\* \|", md)
+    assert question.prompt["en"] not in md

@@ -485,3 +485,39 @@ def test_examples_render(path: Path) -> None:
         for lang in ("en", "es", "zh"):
             text = render(evaluation, fmt, lang=lang)
             assert evaluation.answer_file.loan.id in text
+
+
+def _example(name: str) -> Evaluation:
+    loaded = load_answers(EXAMPLES / name)
+    return evaluate(loaded.checklist, loaded.answers)
+
+
+def test_evidence_of_per_item_rules_shows_choice_labels() -> None:
+    ev = _example("05-guarantor-in-decline.yaml")
+    md = render(ev, "md", lang="en")
+    chapter = md[md.index("## Warning signals") :]
+    signal = chapter[chapter.index("capacity to guarantee has seriously weakened") :]
+    evidence = signal[signal.index("Evidence:") : signal.index("### S3")]
+    assert "| Trend of the capacity to guarantee | Seriously weakened |" in evidence
+
+
+def test_computed_values_that_cannot_apply_are_left_out() -> None:
+    ev = _example("01-healthy-working-capital.yaml")  # a working-capital loan
+    project_only = [c for c in ev.checklist.computed if not ev.applies(c.computed.id)]
+    assert project_only, "the standard checklist has fixed-asset-only computed values"
+    md = render(ev, "md", lang="en")
+    for comp in project_only:
+        assert i18n.localize(comp.computed.label, "en") not in md
+    # Values whose inputs were asked stay, even when empty.
+    assert all(
+        ev.applies(c.computed.id)
+        for c in ev.checklist.computed
+        if ev.computed.get(c.computed.id) is not None
+    )
+
+
+def test_chinese_lists_use_the_enumeration_comma() -> None:
+    ev = _example("03-funds-diverted.yaml")
+    md = render(ev, "md", lang="zh")
+    assert "、" in md
+    assert i18n.label("severity_watch", "zh") != i18n.label("classification_special_mention", "zh")

@@ -95,6 +95,8 @@ class CompiledChecklist:
     rules: list[CompiledRule]
     thresholds: dict[str, float]
     problems: list[Problem] = field(default_factory=list)
+    #: Question ids each section-level computed value reads, through other computed values.
+    computed_inputs: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -265,6 +267,7 @@ def compile_checklist(checklist: Checklist, file: str | None = None) -> Compiled
     if any(p.level == "error" for p in problems):
         raise InputError(problems)
     return CompiledChecklist(
+        computed_inputs=_computed_inputs(computed, questions),
         checklist=checklist,
         questions=questions,
         conditions=conditions,
@@ -274,6 +277,21 @@ def compile_checklist(checklist: Checklist, file: str | None = None) -> Compiled
         thresholds=thresholds,
         problems=problems,
     )
+
+
+def _computed_inputs(
+    computed: list[CompiledComputed], questions: dict[str, QuestionRef]
+) -> dict[str, frozenset[str]]:
+    # ``computed`` is in dependency order, so inner values are resolved first.
+    inputs: dict[str, frozenset[str]] = {}
+    for comp in computed:
+        found: set[str] = set()
+        for name in comp.expr.names:
+            if name in questions:
+                found.add(name)
+            found.update(inputs.get(name, ()))
+        inputs[comp.computed.id] = frozenset(found)
+    return inputs
 
 
 def _item_fields(group: GroupQuestion) -> frozenset[str]:

@@ -25,6 +25,7 @@ from postloan_cli.models import (
     Computed,
     GroupQuestion,
     MoneyQuestion,
+    ScalarQuestionType,
     Severity,
     Text,
 )
@@ -44,6 +45,8 @@ class Evidence:
     references: tuple[str, ...] = ()
     #: The repeating-group item the value belongs to (its label), if any.
     item: str | None = None
+    #: The question (or group field) answered, so reports can show choice labels.
+    question: AnyQuestion | ScalarQuestionType | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,18 @@ class Evaluation:
     @property
     def proposal_differs(self) -> bool:
         return self.proposed is not None and self.proposed != self.suggested
+
+    def applies(self, computed_id: str) -> bool:
+        """Whether a computed value means anything for this loan.
+
+        A value is left out of the report when it is empty because none of
+        the questions it reads were asked (a project-funding ratio on a
+        working-capital loan), not when the officer left inputs blank.
+        """
+        if self.computed.get(computed_id) is not None:
+            return True
+        inputs = self.checklist.computed_inputs.get(computed_id, frozenset())
+        return not inputs or any(self.asked.get(q, False) for q in inputs)
 
     def counts(self) -> dict[str, int]:
         """Number of signals per severity (every severity present, possibly 0)."""
@@ -474,6 +489,7 @@ def _evidence(
                         fields[attr].prompt,
                         item.get(attr),
                         _format_of(fields[attr]),
+                        question=fields[attr],
                     )
                 )
             elif attr in comps:

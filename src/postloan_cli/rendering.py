@@ -417,7 +417,9 @@ class _Formatter:
         if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion):
             choices = {c.id: c.label for c in question.choices}
             items = value if isinstance(value, list) else [value]
-            return ", ".join(self.text(choices.get(str(v), str(v))) for v in items)
+            return self.labels["list_separator"].join(
+                self.text(choices.get(str(v), str(v))) for v in items
+            )
         if isinstance(question, GroupQuestion) and isinstance(value, list):
             names = [item_label(question, item, i) for i, item in enumerate(value)]
             return self.labels["items_count"].format(n=len(value)) + (
@@ -426,7 +428,7 @@ class _Formatter:
         if isinstance(value, date):
             return self.date(value)
         if isinstance(value, list):
-            return ", ".join(self.value(v, kind) for v in value)
+            return self.labels["list_separator"].join(self.value(v, kind) for v in value)
         if isinstance(value, int | float | Decimal):
             text = self._number(value, kind, fixed)
             if isinstance(question, IntegerQuestion | DecimalQuestion) and question.unit:
@@ -504,6 +506,7 @@ def _section(
             "value": fmt.value(evaluation.computed.get(comp.id), comp.format, fixed=True),
         }
         for comp in section.computed
+        if evaluation.applies(comp.id)
     ]
     conclusion = evaluation.answer_file.opinion.areas.get(section.id)
     return {
@@ -688,8 +691,8 @@ def _signal(
 
 
 def _evidence(evaluation: Evaluation, fmt: _Formatter, evidence: Evidence) -> dict[str, Any]:
-    question: AnyQuestion | None = None
-    if evidence.kind == "answer":
+    question: AnyQuestion | None = evidence.question
+    if question is None and evidence.kind == "answer":
         ref = evaluation.checklist.questions.get(evidence.id)
         question = ref.question if ref else None
     if evidence.kind == "loan":
