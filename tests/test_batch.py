@@ -407,3 +407,22 @@ def test_output_inside_input_is_not_read(tmp_path: Path, checklists: Path):
     result = run_batch(root, out, options(checklists))
     assert result.total == 1
     assert os.path.isfile(out / "a.md")
+
+
+def test_early_draft_is_listed_as_unfinished(tmp_path: Path) -> None:
+    """A draft saved before the loan facts were complete is a draft, not a failure."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    (inputs / "early.draft.yaml").write_text(
+        'checklist: {id: post-loan-standard, version: "1.0.0"}\nstatus: draft\n'
+        "loan: {id: L-9}\ninspection: {date: 2026-11-28}\n"
+    )
+    result = CliRunner().invoke(app, ["batch", str(inputs), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.stderr
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "- early.draft.yaml: loan L-9, —, officer —, 2026-11-28" in summary
+    single = CliRunner().invoke(
+        app, ["inspect", "--answers", str(inputs / "early.draft.yaml"), "-o", str(tmp_path / "x")]
+    )
+    assert single.exit_code == 2
+    assert single.stderr.count("\n") == 1 and " PL309 " in single.stderr

@@ -544,7 +544,7 @@ def _failed(task: _Task, problems: list[Problem]) -> FileResult:
 
 def _process(task: _Task) -> FileResult:
     from postloan_cli.evaluation import evaluate
-    from postloan_cli.loading import load_answers
+    from postloan_cli.loading import UnfinishedDraft, load_answers
     from postloan_cli.rendering import render
 
     state = _STATE
@@ -556,7 +556,19 @@ def _process(task: _Task) -> FileResult:
         return FileResult(task.input, "unchanged", {}, [], None)
 
     options = state.options
-    loaded = load_answers(path, options.checklist_dirs, display=task.display)
+    try:
+        loaded = load_answers(path, options.checklist_dirs, display=task.display)
+    except UnfinishedDraft as draft:
+        row = _early_draft_row(task.input, draft.document.data)
+        entry = {
+            "input": task.input,
+            "status": "draft",
+            "input_sha256": digest,
+            "checklist": None,
+            "outputs": {},
+            "row": row,
+        }
+        return FileResult(task.input, "draft", row, [], _dumps(entry))
     answers = loaded.answers
     fingerprint = _checklist_fingerprint(answers.checklist.id, answers.checklist.version)
     checklist = {
@@ -618,6 +630,38 @@ def _problem_dict(problem: Problem) -> dict[str, Any]:
         "code": problem.code,
         "message": problem.message,
         "text": problem.format().replace("\n", " "),
+    }
+
+
+def _early_draft_row(input_: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A summary row for a draft that is not yet a valid answer file: what it has."""
+
+    def text(mapping: Any, *keys: str) -> str | None:
+        for key in keys:
+            if not isinstance(mapping, dict):
+                return None
+            mapping = mapping.get(key)
+        return mapping if isinstance(mapping, str) else None
+
+    checklist = data.get("checklist")
+    return {
+        "input": input_,
+        "status": "draft",
+        "loan": text(data, "loan", "id"),
+        "borrower": text(data, "loan", "borrower", "name"),
+        "branch": text(data, "loan", "branch"),
+        "officer": text(data, "inspection", "officer", "name"),
+        "date": str(data.get("inspection", {}).get("date"))
+        if isinstance(data.get("inspection"), dict) and data["inspection"].get("date")
+        else None,
+        "kind": text(data, "inspection", "kind"),
+        "checklist": f"{text(checklist, 'id')} {text(checklist, 'version')}"
+        if isinstance(checklist, dict)
+        else None,
+        "currency": None,
+        "outstanding": None,
+        "review": "pending",
+        "reviewer": None,
     }
 
 

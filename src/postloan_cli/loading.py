@@ -140,6 +140,23 @@ def find_checklist(
     return compiled
 
 
+class UnfinishedDraft(InputError):
+    """A draft saved before it was a valid answer file (e.g. loan facts still missing)."""
+
+    def __init__(self, document: yamlio.Document) -> None:
+        self.document = document
+        super().__init__(
+            [
+                Problem(
+                    "PL309",
+                    "is an unfinished draft (status: draft); continue it with "
+                    f"'postloan inspect --resume {document.file}'",
+                    document.file,
+                )
+            ]
+        )
+
+
 @dataclass(frozen=True)
 class LoadedAnswers:
     """An answer file with its parsed document and its compiled checklist."""
@@ -154,7 +171,14 @@ def load_answers(
 ) -> LoadedAnswers:
     """Read an answer file and the checklist version it pins."""
     doc = yamlio.load(path, display=display)
-    answers = _validate(doc, AnswerFile, "PL300")
+    try:
+        answers = _validate(doc, AnswerFile, "PL300")
+    except InputError:
+        # A draft is saved after every answer, long before it is complete:
+        # say what it is rather than list what it still lacks.
+        if doc.data.get("status") == "draft":
+            raise UnfinishedDraft(doc) from None
+        raise
     dirs = resources.search_path("checklists", checklist_dirs)
     try:
         checklist = find_checklist(
