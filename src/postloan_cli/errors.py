@@ -86,8 +86,3 @@ class InputError(Exception):
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems: list[Problem] = list(problems)
         super().__init__("; ".join(p.format() for p in self.problems))
-
-
-def errors_in(problems: Iterable[Problem]) -> list[Problem]:
-    """The problems that are errors (not warnings)."""
-    return [p for p in problems if p.level == "error"]

@@ -37,23 +37,6 @@ def localize(text: Text | None, lang: str, default: str = "en") -> str:
     return ""
 
 
-def languages_of(text: Text | None) -> set[str]:
-    """The languages ``text`` is given in (a plain string counts as every language)."""
-    if text is None or isinstance(text, str):
-        return set()
-    return {k for k, v in text.items() if v}
-
-
-def pick_language(requested: str | None, available: list[str], default: str) -> str:
-    """The report language: the requested one (even if partly translated), else the default."""
-    return requested or default
-
-
-def label_map(items: Mapping[str, Text], lang: str, default: str) -> dict[str, str]:
-    """Localize every text of a mapping."""
-    return {key: localize(value, lang, default) for key, value in items.items()}
-
-
 # --- locale-aware formatting (Babel) ---------------------------------------------
 #
 # Reports format numbers, money, percentages and dates for the report language.

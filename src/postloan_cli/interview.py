@@ -665,6 +665,7 @@ class Interview:
     @property
     def currency(self) -> str:
         value = self.values.get("loan.currency")
+        # ISO 4217 "XXX": no currency (not yet asked).
         return value if isinstance(value, str) else "XXX"
 
     def text(self, text: Text | None) -> str:
