@@ -786,27 +786,34 @@ def _run(
     on_result: Callable[[FileResult], None] | None,
     on_start: Callable[[int], None] | None,
 ) -> BatchResult:
+    exclude = [output, spool]
+    # Count first, then stream: a list of every task would make the parent,
+    # and every worker forked from it, grow with the folder.
+    total = sum(1 for _ in discover(input_dir, exclude=exclude))
+    state = _WorkerState(output, options.render, formats, options.force)
+    jobs = max(1, min(options.jobs or default_jobs(), total or 1))
+    chunk = options.chunk_size or max(1, min(64, total // (jobs * 8) or 1))
+    # Workers are forked before the old manifest is read, so they stay small.
+    pool = _start_pool(state, jobs) if jobs > 1 else None
+
     old = read_manifest(output, spool)
     reusable = old.settings == settings and not options.force
+    current: set[str] = set()
 
-    namer = _Namer()
-    tasks: list[_Task] = []
-    for rel in discover(input_dir, exclude=[output, spool]):
-        key = rel.as_posix()
-        previous = old.entries.get(key)
-        tasks.append(
-            _Task(
+    def tasks() -> Iterator[_Task]:
+        namer = _Namer()
+        for rel in discover(input_dir, exclude=exclude):
+            key = rel.as_posix()
+            current.add(key)
+            previous = old.entries.get(key)
+            yield _Task(
                 input=key,
                 path=str(input_dir / rel),
                 display=str(input_dir / rel),
                 stem=namer.stem(rel),
                 previous=_previous_of(previous) if (reusable and previous) else None,
             )
-        )
 
-    state = _WorkerState(output, options.render, formats, options.force)
-    jobs = max(1, min(options.jobs or default_jobs(), len(tasks) or 1))
-    chunk = options.chunk_size or max(1, min(64, len(tasks) // (jobs * 8) or 1))
     result = BatchResult(output=output)
     # The manifest being built: old entries stay until their input is processed,
     # so a checkpoint never forgets a report that still exists.
@@ -879,55 +886,42 @@ def _run(
             last_checkpoint = now
 
     try:
-        if jobs == 1:
+        if on_start is not None:
+            on_start(total)
+        if pool is None:
             _init_worker(state, in_process=True)
-            if on_start is not None:
-                on_start(len(tasks))
-            for task in tasks:
+            for task in tasks():
                 collect(_work(task))
         else:
-            _run_pool(state, tasks, jobs, chunk, collect, on_start)
+            for res in pool.imap_unordered(_work, tasks(), chunksize=chunk):
+                collect(res)
+            pool.close()
     except BaseException:
+        if pool is not None:
+            pool.terminate()
         # Interrupted: keep what is done for the next run; the old summary stays valid.
         write_manifest(output, settings, entries.values())
         raise
+    finally:
+        if pool is not None:
+            pool.join()
 
     # Only this run's inputs belong in the summary and the final manifest.
-    current = {t.input for t in tasks}
     final = entries.only(current)
-    del current
+    current.clear()
     totals = _Totals(suggested, proposed, escalations)
-    del tasks
     _finish(input_dir, output, settings, old.entries, final, done, totals, options, result)
     return result
 
 
-def _run_pool(
-    state: _WorkerState,
-    tasks: list[_Task],
-    jobs: int,
-    chunk: int,
-    collect: Callable[[FileResult], None],
-    on_start: Callable[[int], None] | None,
-) -> None:
+def _start_pool(state: _WorkerState, jobs: int) -> Any:
+    """A pool of ``jobs`` worker processes, each initialised with ``state``."""
     import multiprocessing
 
     methods = multiprocessing.get_all_start_methods()
     # fork: workers inherit the imported modules and start in milliseconds.
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    pool = context.Pool(jobs, initializer=_init_worker, initargs=(state,))
-    try:
-        # The pool exists (forked) before the caller starts a progress thread.
-        if on_start is not None:
-            on_start(len(tasks))
-        for res in pool.imap_unordered(_work, tasks, chunksize=chunk):
-            collect(res)
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
+    return context.Pool(jobs, initializer=_init_worker, initargs=(state,))
 
 
 @dataclass
