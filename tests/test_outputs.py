@@ -49,3 +49,18 @@ def test_atomic_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
     atomic_write(path, "two", durable=True)
     assert path.read_text() == "two"
     assert [p.name for p in path.parent.iterdir()] == ["r.md"]
+
+
+def test_atomic_write_honours_the_umask(tmp_path: Path) -> None:
+    import os
+
+    from postloan_cli import outputs
+
+    outputs._umask.cache_clear()
+    old = os.umask(0o027)
+    try:
+        atomic_write(tmp_path / "r.md", "x")
+    finally:
+        os.umask(old)
+        outputs._umask.cache_clear()
+    assert (tmp_path / "r.md").stat().st_mode & 0o777 == 0o640

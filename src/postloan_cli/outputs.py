@@ -10,6 +10,7 @@ inside the output folder whatever they contain.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import tempfile
@@ -57,6 +58,13 @@ def inside(base: Path, relative: PurePath) -> Path:
     return target
 
 
+@functools.cache
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
 def atomic_write(path: Path, data: str | bytes, *, durable: bool = False) -> None:
     """Write ``data`` to ``path`` via a temporary file and a rename.
 
@@ -73,6 +81,9 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = False) -> Non
             [Problem("PL401", f"cannot write: {exc.strerror or exc}", str(path))]
         ) from None
     try:
+        # mkstemp creates 0600; the file gets the mode any new file would
+        # (0666 less the umask), so a team's shared report folder works as usual.
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             if durable:
