@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
+
 from postloan_cli.errors import Problem
 from postloan_cli.models import (
     Answer,
@@ -76,8 +78,8 @@ def split_answer(entry: Any, path: Path) -> tuple[GivenAnswer | None, Problem | 
     if isinstance(entry, Mapping) and entry and set(entry) <= _ANSWER_KEYS:
         try:
             answer = Answer.model_validate(entry)
-        except Exception as exc:  # pydantic.ValidationError; kept lazy-free
-            first: dict[str, Any] = dict(getattr(exc, "errors", lambda: [{}])()[0])
+        except ValidationError as exc:
+            first: dict[str, Any] = dict(exc.errors()[0])
             loc = tuple(first.get("loc", ()))
             return None, Problem(
                 "PL300", str(first.get("msg", "invalid answer")), path=(*path, *loc)
@@ -201,7 +203,7 @@ def _scalar(question: ScalarQuestionType, raw: Any, path: Path, currency: str) -
                     if set(raw) <= {"amount", "currency"}
                     else raw
                 )
-            except Exception:
+            except ValidationError:
                 raise Invalid(
                     "PL305",
                     "expected an amount, or {amount: 1000.00, currency: "

@@ -35,6 +35,7 @@ from decimal import Decimal
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any, Protocol
 
+from postloan_cli.answers import Invalid
 from postloan_cli.i18n import localize
 from postloan_cli.interview import (
     FACTS_SECTION,
@@ -74,6 +75,9 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_INPUT = 2
 EXIT_INTERRUPTED = 130
+
+#: What a prompt shows as a message and asks again; anything else is a bug.
+_REFUSED = (Invalid, NavigationError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -688,7 +692,7 @@ class Session:
                     return None
                 try:
                     self.iv.check(question, selected)
-                except Exception as exc:
+                except _REFUSED as exc:
                     return getattr(exc, "message", str(exc))
                 return None
 
@@ -735,7 +739,7 @@ class Session:
                     self.iv.validate(step, stripped)
                 else:
                     self.iv.check(question, stripped)
-            except Exception as exc:
+            except _REFUSED as exc:
                 return getattr(exc, "message", str(exc))
             return None
 
@@ -958,7 +962,7 @@ class Session:
             else:
                 try:
                     feedback = iv.answer(items, step=step)
-                except Exception as exc:
+                except _REFUSED as exc:
                     self.say("  ! " + getattr(exc, "message", str(exc)), style="bold")
                     continue
                 self.show(feedback, step)
@@ -1018,7 +1022,7 @@ class Session:
             position += 1
         try:
             return self.iv.validate_item(group, item)
-        except Exception as exc:
+        except _REFUSED as exc:
             self.say("  ! " + getattr(exc, "message", str(exc)), style="bold")
             return None
 
