@@ -141,6 +141,12 @@ CASES: dict[str, tuple[Callable[[Path], tuple[Path, Path]], str, str, str]] = {
         "answers",
         ":21:22",
     ),
+    "choice whose text reads 'extra'": (
+        _answers_case(GOOD.replace("collateral_kind: property", "collateral_kind: extra")),
+        "PL304",
+        "answers",
+        ":21:22",
+    ),
     "unknown checklist version": (
         _answers_case(GOOD.replace('version: "1.0.0"', 'version: "9.9.9"')),
         "PL205",

@@ -18,7 +18,14 @@ import pytest
 
 from postloan_cli.evaluation import Evaluation, evaluate
 from postloan_cli.loading import load_answers, load_checklist
-from postloan_cli.models import AREAS, Checklist, Classification, GroupQuestion, Severity
+from postloan_cli.models import (
+    AREAS,
+    QUESTION_TYPES,
+    Checklist,
+    Classification,
+    GroupQuestion,
+    Severity,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKLIST = ROOT / "checklists" / "post-loan-standard" / "1.0.0.yaml"
@@ -422,18 +429,7 @@ def test_standard_checklist_uses_every_question_type(standard: Checklist) -> Non
         for q in s.questions:
             if isinstance(q, GroupQuestion):
                 types.update(f.type for f in q.fields)
-    assert types >= {
-        "yes_no",
-        "single_choice",
-        "multiple_choice",
-        "integer",
-        "decimal",
-        "money",
-        "percent",
-        "date",
-        "text",
-        "group",
-    }
+    assert types >= QUESTION_TYPES
 
 
 def _texts(checklist: Checklist) -> Iterator[tuple[str, object]]:

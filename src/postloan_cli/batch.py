@@ -47,8 +47,8 @@ from typing import Any, Literal
 
 from postloan_cli import __version__
 from postloan_cli.errors import InputError, Problem
-from postloan_cli.outputs import atomic_write, inside, safe_relative
-from postloan_cli.pipeline import FORMATS, RenderOptions
+from postloan_cli.outputs import inside, safe_relative
+from postloan_cli.pipeline import FORMATS, RenderOptions, evaluate_loaded, write_reports
 
 #: The manifest kept in the output folder.
 MANIFEST = ".postloan-batch.json"
@@ -543,9 +543,7 @@ def _failed(task: _Task, problems: list[Problem]) -> FileResult:
 
 
 def _process(task: _Task) -> FileResult:
-    from postloan_cli.evaluation import evaluate
     from postloan_cli.loading import UnfinishedDraft, load_answers
-    from postloan_cli.rendering import render
 
     state = _STATE
     assert state is not None
@@ -590,17 +588,16 @@ def _process(task: _Task) -> FileResult:
         }
         return FileResult(task.input, "draft", row, [], _dumps(entry))
 
-    evaluation = evaluate(loaded.checklist, answers)
-    place = loaded.document.place
-    if evaluation.errors:
-        raise InputError([place(p) for p in evaluation.problems])
-    warnings = [place(p) for p in evaluation.warnings]
-    texts = {
-        fmt: render(evaluation, fmt, lang=options.lang, template_dirs=options.template_dirs)
-        for fmt in state.formats
-    }
-    for fmt, text in texts.items():
-        atomic_write(inside(state.output, PurePath(outputs[fmt])), text)
+    evaluation = evaluate_loaded(loaded)
+    warnings = [loaded.document.place(p) for p in evaluation.warnings]
+    write_reports(
+        evaluation,
+        state.output,
+        task.stem,
+        formats=state.formats,
+        lang=options.lang,
+        template_dirs=options.template_dirs,
+    )
 
     row = _base_row(task.input, "ok", answers, checklist)
     row.update(_evaluation_row(evaluation, lang))

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from postloan_cli import resources, yamlio
 from postloan_cli.compiled import CompiledChecklist, compile_checklist
 from postloan_cli.errors import InputError, Problem
-from postloan_cli.models import AnswerFile, Checklist
+from postloan_cli.models import QUESTION_TYPES, AnswerFile, Checklist
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,22 +46,8 @@ def validation_problems(exc: ValidationError, code: str, doc: yamlio.Document) -
     return problems
 
 
-_TAGS = {
-    "yes_no",
-    "single_choice",
-    "multiple_choice",
-    "integer",
-    "decimal",
-    "money",
-    "percent",
-    "date",
-    "text",
-    "group",
-}
-
-
 def _is_tag(part: Any) -> bool:
-    return isinstance(part, str) and (part in _TAGS or part.startswith("function-"))
+    return isinstance(part, str) and (part in QUESTION_TYPES or part.startswith("function-"))
 
 
 def _message(error: Any) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -223,6 +223,11 @@ class GroupQuestion(_QuestionBase):
 
 AnyQuestion = ScalarQuestionType | GroupQuestion
 Question = Annotated[AnyQuestion, Field(discriminator="type")]
+
+#: The question types, as written in ``type:`` (pydantic puts them in error paths).
+QUESTION_TYPES: frozenset[str] = frozenset(
+    get_args(model.model_fields["type"].annotation)[0] for model in get_args(AnyQuestion)
+)
 
 
 class Rule(_Strict):

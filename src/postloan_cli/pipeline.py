@@ -47,10 +47,43 @@ def evaluate_file(
 ) -> tuple[LoadedAnswers, Evaluation]:
     """Load and evaluate one answer file; raise :class:`InputError` on any error."""
     loaded = load_answers(path, checklist_dirs, display=display)
+    return loaded, evaluate_loaded(loaded)
+
+
+def evaluate_loaded(loaded: LoadedAnswers) -> Evaluation:
+    """Evaluate a loaded answer file; raise its errors placed at line and column."""
     evaluation = evaluate(loaded.checklist, loaded.answers)
     if evaluation.errors:
         raise InputError([loaded.document.place(p) for p in evaluation.problems])
-    return loaded, evaluation
+    return evaluation
+
+
+def write_reports(
+    evaluation: Evaluation,
+    output: Path,
+    stem: str,
+    *,
+    formats: Sequence[str],
+    lang: str | None,
+    template_dirs: Sequence[Path],
+) -> dict[str, Path]:
+    """Render ``evaluation`` in each format, then write ``<output>/<stem>.<format>``.
+
+    Every format is rendered before anything is written, so a failing
+    template leaves no half-updated set of reports; each file is written
+    atomically and never outside ``output``.
+    """
+    from postloan_cli.rendering import render
+
+    texts = {
+        fmt: render(evaluation, fmt, lang=lang, template_dirs=template_dirs) for fmt in formats
+    }
+    written: dict[str, Path] = {}
+    for fmt, text in texts.items():
+        target = inside(output, PurePath(f"{stem}.{fmt}"))
+        atomic_write(target, text)
+        written[fmt] = target
+    return written
 
 
 def inspect_answers(
@@ -79,13 +112,13 @@ def inspect_answers(
                 )
             ]
         )
-    from postloan_cli.rendering import render
-
-    stem = relative if relative is not None else PurePath(path.name)
-    written: dict[str, Path] = {}
-    for fmt in options.formats:
-        text = render(evaluation, fmt, lang=options.lang, template_dirs=options.template_dirs)
-        target = inside(output, stem.with_suffix(f".{fmt}"))
-        atomic_write(target, text)
-        written[fmt] = target
+    stem = (relative if relative is not None else PurePath(path.name)).with_suffix("")
+    written = write_reports(
+        evaluation,
+        output,
+        stem.as_posix(),
+        formats=options.formats,
+        lang=options.lang,
+        template_dirs=options.template_dirs,
+    )
     return Inspected(loaded, evaluation, written)

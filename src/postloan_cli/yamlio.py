@@ -188,7 +188,8 @@ class Document:
 
     def place(self, problem: Problem) -> Problem:
         """``problem`` with this file's name and the line/column of its path."""
-        key = problem.code in {"PL301", "PL302", "PL306"} or "extra" in problem.message
+        # Unknown sections and questions, and ignored answers, point at their key.
+        key = problem.code in {"PL301", "PL302", "PL306"}
         pos = self.locate(problem.path, key=key) if problem.path else None
         if pos is None:
             return problem.at(self.file, problem.line, problem.column)
