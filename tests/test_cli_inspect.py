@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +163,31 @@ def test_schema_command_prints_draft07() -> None:
         assert result.exit_code == 0
         assert result.stdout == (ROOT / "schemas" / f"{kind}.schema.json").read_text()
     assert runner.invoke(app, ["schema", "loans"]).exit_code == 2
+
+
+def test_reports_do_not_depend_on_the_process(tmp_path: Path) -> None:
+    # Sets iterate in a different order in each process (string hashing is
+    # seeded per process); a report must come out the same every time.
+    example = EXAMPLES / "02-fixed-asset-own-funding-lag.yaml"
+    texts = []
+    for seed in ("1", "2", "3"):
+        out = tmp_path / seed
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "postloan_cli",
+                "inspect",
+                "--answers",
+                str(example),
+                "--output",
+                str(out),
+                "--format",
+                "md",
+            ],
+            check=True,
+            capture_output=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        )
+        texts.append((out / f"{example.stem}.md").read_text(encoding="utf-8"))
+    assert texts[0] == texts[1] == texts[2]

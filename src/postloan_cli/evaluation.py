@@ -443,6 +443,7 @@ def _evidence(
     found: list[Evidence] = []
     seen: set[str] = set()
     computed_defs: dict[str, Computed] = {c.computed.id: c.computed for c in checklist.computed}
+    computed_exprs = {c.computed.id: c.expr for c in checklist.computed}
 
     def add_question(qid: str) -> None:
         if qid in seen:
@@ -469,7 +470,8 @@ def _evidence(
             seen.add(name)
             comp = computed_defs[name]
             found.append(Evidence("computed", name, comp.label, computed.get(name), comp.format))
-            for inner in next(c for c in checklist.computed if c.computed.id == name).expr.names:
+            # sorted: a set's order changes between processes, and reports must not
+            for inner in sorted(computed_exprs[name].names):
                 add_name(inner)
 
     for name in sorted(expr.names):
