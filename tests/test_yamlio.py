@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import math
+import random
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
+from conftest import EXAMPLES, ROOT
 from postloan_cli import yamlio
 from postloan_cli.errors import InputError
 
@@ -93,3 +100,143 @@ def test_locate_walks_keys_and_indexes() -> None:
     assert yamlio.locate(text, ("a", "b", 1, "y"), key=True) == (4, 7)
     # Elements that are not in the document (a discriminator tag) are skipped.
     assert yamlio.locate(text, ("a", "yes_no", "b", 0, "x")) == (3, 10)
+
+
+# --- the fast path (yaml-rs) and the PyYAML path read every file the same ---------
+
+
+def _slow(text: str) -> tuple[str, Any]:
+    """What the PyYAML path makes of ``text``: ("ok", data) or ("error", code)."""
+    saved = yamlio._yaml_rs
+    yamlio._yaml_rs = None
+    try:
+        return "ok", yamlio.parse(text, "f")
+    except InputError as exc:
+        return "error", exc.problems[0].code
+    finally:
+        yamlio._yaml_rs = saved
+
+
+def _shape(value: Any) -> Any:
+    """``value`` with types spelled out, so that 1, 1.0 and True differ; NaN equals NaN."""
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    if isinstance(value, dict):
+        return ("dict", [(_shape(k), _shape(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return ("list", [_shape(v) for v in value])
+    return (type(value).__name__, value)
+
+
+def _block_style(text: str) -> str | None:
+    kind, data = _slow(text)
+    if kind != "ok":
+        return None
+    return yaml.safe_dump(data, allow_unicode=True, default_flow_style=False, sort_keys=False)
+
+
+def _corpus() -> list[str]:
+    files = sorted(EXAMPLES.glob("*.yaml")) + sorted((ROOT / "checklists").rglob("*.yaml"))
+    texts = [p.read_text(encoding="utf-8") for p in files]
+    # postloan writes block style: make sure the fast path is exercised on every file
+    return texts + [b for b in map(_block_style, texts) if b]
+
+
+def test_fast_path_is_used_for_block_style_files() -> None:
+    assert yamlio._yaml_rs is not None, "yaml-rs is a dependency: install it"
+    for text in _corpus():
+        if "[" not in text and "{" not in text:
+            assert yamlio._fast_parse(text) is not None
+
+
+_MUTATIONS = [
+    *":-?#&*!|>'\"%\t \n\\0123456789._+eExXoObB~",
+    "\n  ",
+    "\n- ",
+    ": ",
+    "- ",
+    "...",
+    "---",
+    "1_0",
+    "|-\n",
+    ">+\n",
+    "\r\n",
+    "\u3000",
+    "\u00a0",
+    "\\u00e9",
+    "null",
+    "yes",
+    ".5",
+]
+
+
+def test_fast_and_pyyaml_paths_agree_on_real_and_mutated_files() -> None:
+    # A differential check: every text the fast path accepts must mean the same
+    # to PyYAML. (Run with many more seeds when yaml-rs or the screen changes.)
+    corpus = _corpus()
+    checked = 0
+    for seed in range(1500):
+        rng = random.Random(seed)
+        text = rng.choice(corpus)
+        for _ in range(rng.randint(0, 3)):
+            at = rng.randrange(len(text) + 1)
+            if rng.random() < 0.6:
+                text = text[:at] + rng.choice(_MUTATIONS) + text[at:]
+            else:
+                text = text[:at] + text[at + rng.randint(1, 3) :]
+        fast = yamlio._fast_parse(text)
+        if fast is None:
+            continue
+        checked += 1
+        kind, slow = _slow(text)
+        assert kind == "ok", f"seed {seed}: only the fast path accepts this file"
+        assert _shape(fast) == _shape(slow), f"seed {seed}: the two paths read it differently"
+    assert checked > 300  # the fast path really ran
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: !!str 5\n",  # tag
+        "a: &x 1\nb: 2\n",  # anchor
+        "a: *x\n",  # alias
+        "? a\n: 1\n",  # explicit key
+        "%YAML 1.2\n---\na: 1\n",  # directive
+        "a: 1\n---\nb: 2\n",  # a second document
+        "a:\n- - 1\n",  # chained indicators
+        "a:\n- :\n",  # an empty key
+        "a: 1_000\n",  # a number to yaml-rs only
+        "a: 0X1F\n",
+        "a: 0b101\n",
+        "a: +0x1F\n",
+        "a: .iNf\n",
+        "a: {b: 1}\n",  # flow collections
+        "a: [1, 2]\n",
+        "a: x\n\t\n",  # a tab
+        "a: x\x07y\n",  # a control character
+        "a: x\u2028y\n",  # a line break in YAML 1.1 only
+        "a:\n" + " " * 100 + "b: 1\n",  # deep indentation
+    ],
+)
+def test_constructs_read_differently_go_to_pyyaml(text: str) -> None:
+    assert yamlio._fast_parse(text) is None
+
+
+def test_deep_nesting_never_crashes_the_process() -> None:
+    # yaml-rs recurses on its native stack: ~10,000 chained levels would crash
+    # the whole process (no exception to catch). The screen must send them away.
+    script = (
+        "import sys\n"
+        "from postloan_cli import yamlio\n"
+        "from postloan_cli.errors import InputError\n"
+        "for unit in ('- ', '? ', ': ', '- ? ', '-  '):\n"
+        "    try:\n"
+        "        yamlio.parse('a:\\n' + unit * 60000 + '1\\n', 'f')\n"
+        "    except InputError as exc:\n"
+        "        print(exc.problems[0].code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    assert done.stdout.split() and all(code.startswith("PL") for code in done.stdout.split())
