@@ -54,13 +54,22 @@ def test_atomic_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
 def test_atomic_write_honours_the_umask(tmp_path: Path) -> None:
     import os
 
-    from postloan_cli import outputs
-
-    outputs._umask.cache_clear()
     old = os.umask(0o027)
     try:
         atomic_write(tmp_path / "r.md", "x")
+        atomic_write(tmp_path / "new" / "folder" / "r.md", "x")  # folders made on the way
     finally:
         os.umask(old)
-        outputs._umask.cache_clear()
     assert (tmp_path / "r.md").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "new" / "folder" / "r.md").read_text() == "x"
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["folder", "new", "r.md", "r.md"]
+
+
+def test_a_link_to_a_folder_elsewhere_is_refused(tmp_path: Path) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    assert inside(out, PurePath("branch/r.md")) == out.resolve() / "branch" / "r.md"
+    (out / "branch").symlink_to(elsewhere)  # created after the first look
+    with pytest.raises(InputError):
+        inside(out, PurePath("branch/r.md"))

@@ -10,10 +10,10 @@ inside the output folder whatever they contain.
 from __future__ import annotations
 
 import contextlib
-import functools
+import errno
+import itertools
 import os
 import re
-import tempfile
 import unicodedata
 from pathlib import Path, PurePath
 
@@ -48,21 +48,41 @@ def safe_relative(path: PurePath) -> PurePath:
 
 
 def inside(base: Path, relative: PurePath) -> Path:
-    """``base / relative``, refusing anything that would resolve outside ``base``."""
-    root = base.resolve()
-    target = (root / safe_relative(relative)).resolve()
-    if target != root and root not in target.parents:
+    """``base / relative``, refusing anything that would resolve outside ``base``.
+
+    The sanitised parts cannot climb out; a symbolic link to a folder elsewhere
+    could, so folders are resolved. The file itself may be a link: writing
+    renames over it and never follows it.
+    """
+    root = _resolved(str(base))
+    clean = safe_relative(relative)
+    folder = _resolved(str(root / clean.parent)) if clean.parent != PurePath() else root
+    if folder != root and root not in folder.parents:
         raise InputError(
             [Problem("PL401", f"refusing to write outside the output folder: {relative}")]
         )
-    return target
+    return folder / clean.name
 
 
-@functools.cache
-def _umask() -> int:
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
+def _resolved(folder: str) -> Path:
+    # Resolving costs a system call per path part; a batch writes thousands of
+    # reports into a few folders. Cached only for folders that exist (a folder
+    # created later, perhaps as a link, is resolved again then).
+    path = Path(folder)
+    if folder in _RESOLVED:
+        return _RESOLVED[folder]
+    resolved = path.resolve()
+    if resolved.is_dir():
+        if len(_RESOLVED) > 4096:
+            _RESOLVED.clear()
+        _RESOLVED[folder] = resolved
+    return resolved
+
+
+_RESOLVED: dict[str, Path] = {}
+
+
+_COUNTER = itertools.count()
 
 
 def atomic_write(path: Path, data: str | bytes, *, durable: bool = False) -> None:
@@ -74,16 +94,13 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = False) -> Non
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = _create_temporary(path)
     except OSError as exc:
         raise InputError(
             [Problem("PL401", f"cannot write: {exc.strerror or exc}", str(path))]
         ) from None
+
     try:
-        # mkstemp creates 0600; the file gets the mode any new file would
-        # (0666 less the umask), so a team's shared report folder works as usual.
-        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             if durable:
@@ -96,3 +113,23 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = False) -> Non
         raise InputError(
             [Problem("PL401", f"cannot write: {exc.strerror or exc}", str(path))]
         ) from None
+
+
+def _create_temporary(path: Path) -> tuple[int, str]:
+    """A new hidden file beside ``path``, open for writing: ``(descriptor, name)``.
+
+    Named by process and a counter (cheaper than ``mkstemp``'s random names;
+    ``O_EXCL`` still guarantees it is new). Mode 0666 less the umask, as any
+    new file gets, so a team's shared report folder works as usual. The
+    folder is created only when missing.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = str(path.parent / f".{path.name}.{os.getpid()}-{next(_COUNTER)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # left by a killed process with our pid: next name
+            continue
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
