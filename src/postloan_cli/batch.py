@@ -5,9 +5,11 @@ files' *paths* to worker processes in chunks, and gets back one small
 summary row per file (never an evaluation). Each worker loads and compiles
 a checklist version once and keeps one template environment; it evaluates,
 renders and writes the reports itself, atomically, into a tree that mirrors
-the input tree. The parent only keeps the rows (as compact JSON text), the
-totals and the failures, so memory grows with the number of rows, not with
-the size of the evaluations.
+the input tree. The parent keeps the rows, manifest entries and report
+names in a scratch SQLite database (:class:`_Store`), and in memory only
+the totals and the lists of inputs by outcome, so its memory stays flat as
+the folder grows. At the end a worker writes ``index.html`` while the parent
+writes the other summary files.
 
 Incremental runs: the output folder holds a manifest (:data:`MANIFEST`)
 with, per input file, the hash of its content, the path and hash of the
@@ -32,12 +34,13 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
-import heapq
 import json
 import os
 import shutil
 import signal
+import sqlite3
 import tempfile
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -90,6 +93,10 @@ class FileResult:
     problems: list[Problem] = field(default_factory=list)
     #: The manifest entry (JSON text), ``None`` when unchanged (the old one is kept).
     entry: str | None = None
+    #: ``row`` as JSON, made in the worker (the parent stores it as it is).
+    row_json: str | None = None
+    #: The summary's escalation entries of this row: ``(due, severity rank, JSON)``.
+    escalation_records: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -147,22 +154,6 @@ def discover(input_dir: Path, exclude: Sequence[Path] = ()) -> Iterator[PurePath
             if name.startswith(".") or not name.lower().endswith(EXTENSIONS):
                 continue
             yield rel_folder / name if str(rel_folder) != "." else PurePath(name)
-
-
-class _Namer:
-    """Report stems (without extension) from input paths: sanitised, unique, not the summary's."""
-
-    def __init__(self) -> None:
-        self._taken: set[str] = {s for s in SUMMARY_STEMS}
-
-    def stem(self, rel: PurePath) -> str:
-        base = safe_relative(rel.with_suffix("")).as_posix()
-        candidate, n = base, 1
-        while candidate.lower() in self._taken:
-            n += 1
-            candidate = f"{base}-{n}"
-        self._taken.add(candidate.lower())
-        return candidate
 
 
 def report_paths(stem: str, formats: Sequence[str]) -> dict[str, str]:
@@ -237,162 +228,266 @@ class _Task:
     previous: _Previous | None
 
 
-# --- the manifest ------------------------------------------------------------------------
+# --- the manifest and the parent's bookkeeping -------------------------------------------
 
 
-class _Spool:
-    """Texts by key, kept in a temporary file: memory holds only offsets.
+_SCHEMA = """
+PRAGMA journal_mode = OFF;
+PRAGMA synchronous = OFF;
+PRAGMA temp_store = FILE;
+PRAGMA cache_size = -4000;
+CREATE TABLE old (input TEXT PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE cur (
+    input TEXT PRIMARY KEY, status TEXT NOT NULL, entry TEXT NOT NULL, row TEXT NOT NULL,
+    rank INTEGER, critical INTEGER, major INTEGER, watch INTEGER, info INTEGER, loan TEXT
+);
+CREATE TABLE escalation (due TEXT, severity INTEGER, loan TEXT, input TEXT, n INTEGER, data TEXT);
+CREATE TABLE name (stem TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE kept (path TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE unwanted (path TEXT PRIMARY KEY) WITHOUT ROWID;
+"""
 
-    A batch of ten thousand files must not hold ten thousand manifest
-    entries (each with its summary row) in the parent process; they go to
-    disk as they arrive and are read back once, when the summary is written.
-    ``copy()`` shares the file and copies the index.
+#: Final inspections, worst first (the order of the summary).
+_WORST_FIRST = (
+    "SELECT row FROM cur WHERE status = 'ok' "
+    "ORDER BY rank DESC, critical DESC, major DESC, watch DESC, info DESC, loan, input"
+)
+_EARLIEST_DUE = "SELECT data FROM escalation ORDER BY due, severity, loan, input, n"
+_COUNT_ESCALATIONS = "SELECT COUNT(*) FROM escalation"
+
+
+class _Store:
+    """One run's bookkeeping in a scratch SQLite database (in the hidden spool folder).
+
+    A batch of ten thousand files must not hold ten thousand manifest entries,
+    summary rows, report names and output paths in the parent process, so they
+    go to disk as they arrive; SQLite (standard library) also sorts the rows
+    for the summary without loading them, and lets a worker process read them
+    to write ``index.html`` while the parent writes the other summary files.
+    Memory stays flat as the folder grows.
+
+    Tables: ``old`` (the previous manifest), ``cur`` (this run's entries and
+    rows), ``escalation``, ``name`` (report stems taken), ``kept`` (reports
+    this run links) and ``unwanted`` (reports that may have to go).
     """
 
-    def __init__(self, folder: Path | None, handle: Any = None) -> None:
-        self._folder = folder
-        self._handle = handle if handle is not None else tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (lives as long as the spool)
-        self._index: dict[str, tuple[int, int]] = {}
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = path
+        self._lock = threading.Lock()  # the pool's feeder thread reads while we write
+        if read_only:
+            self._db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        else:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db.executescript(_SCHEMA)
+            self._db.executemany("INSERT INTO name VALUES (?)", [(s,) for s in SUMMARY_STEMS])
+            self._db.execute("BEGIN")
 
-    def __setitem__(self, key: str, text: str) -> None:
-        data = text.encode("utf-8")
-        handle = self._handle
-        handle.seek(0, os.SEEK_END)
-        offset = handle.tell()
-        handle.write(data)
-        self._index[key] = (offset, len(data))
+    def close(self) -> None:
+        """Commit and close (the file goes with the spool folder)."""
+        with self._lock:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+            self._db.close()
 
-    def __getitem__(self, key: str) -> str:
-        offset, size = self._index[key]
-        self._handle.seek(offset)
-        text: str = self._handle.read(size).decode("utf-8")
-        return text
+    def commit(self) -> None:
+        """Make everything written so far visible to other processes."""
+        with self._lock:
+            self._db.execute("COMMIT")
+            self._db.execute("BEGIN")
 
-    def get(self, key: str) -> str | None:
-        return self[key] if key in self._index else None
+    # --- the previous manifest
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._index
+    def add_old(self, key: str, entry: str, outputs: Iterable[str]) -> None:
+        """Remember an entry of the previous manifest; its ``outputs`` may become unwanted."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO old VALUES (?, ?)", (key, entry))
+            self._db.executemany(
+                "INSERT OR IGNORE INTO unwanted VALUES (?)", [(o,) for o in outputs]
+            )
+
+    def forget_old(self) -> None:
+        """Drop the previous manifest (damaged or foreign)."""
+        with self._lock:
+            self._db.execute("DELETE FROM old")
+            self._db.execute("DELETE FROM unwanted")
+
+    def old_entry(self, key: str) -> str | None:
+        with self._lock:
+            found = self._db.execute("SELECT entry FROM old WHERE input = ?", (key,)).fetchone()
+        return None if found is None else str(found[0])
+
+    # --- this run
+
+    def take_name(self, stem: str) -> bool:
+        """Claim a report stem (case-insensitively); ``False`` if it is taken."""
+        with self._lock:
+            try:
+                self._db.execute("INSERT INTO name VALUES (?)", (stem.lower(),))
+            except sqlite3.IntegrityError:
+                return False
+        return True
+
+    def add(
+        self,
+        key: str,
+        entry: str,
+        row: dict[str, Any],
+        row_json: str,
+        escalations: Sequence[tuple[str, int, str]],
+    ) -> None:
+        """Record one input's manifest entry, its summary row and its escalations."""
+        status = str(row.get("status") or "failed")
+        counts = row.get("signals") or {}
+        rank = CLASSIFICATIONS.index(row["classification"]) if row.get("classification") else -1
+        outputs = (row.get("reports") or {}).values() if status == "ok" else ()
+        loan = str(row.get("loan") or "")
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO cur VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    status,
+                    entry,
+                    row_json,
+                    rank,
+                    *(int(counts.get(s, 0)) for s in SEVERITIES),
+                    loan,
+                ),
+            )
+            if outputs:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO kept VALUES (?)", [(o,) for o in outputs]
+                )
+            if escalations:
+                self._db.executemany(
+                    "INSERT INTO escalation VALUES (?, ?, ?, ?, ?, ?)",
+                    [
+                        (due, sev, loan, key, n, data)
+                        for n, (due, sev, data) in enumerate(escalations)
+                    ],
+                )
+
+    def checkpoint_entries(self) -> Iterator[str]:
+        """This run's entries, then the previous run's for inputs not reached yet."""
+        # Streamed in chunks, taking the lock per chunk: the pool's feeder thread
+        # keeps reading ``old`` and claiming names meanwhile (it never writes ``cur``).
+        cursor = self._db.cursor()
+        with self._lock:
+            cursor.execute(
+                "SELECT entry FROM cur UNION ALL SELECT entry FROM old "
+                "WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.input = old.input)"
+            )
+        while True:
+            with self._lock:
+                chunk = cursor.fetchmany(256)
+            if not chunk:
+                return
+            for (entry,) in chunk:
+                yield entry
+
+    def final_entries(self) -> Iterator[str]:
+        """This run's entries, by input (what the next run compares against)."""
+        for (entry,) in self._db.execute("SELECT entry FROM cur ORDER BY input"):
+            yield entry
+
+    def unwanted(self) -> list[str]:
+        """Reports of earlier runs (or stale ones) that nothing links any more."""
+        return [
+            path
+            for (path,) in self._db.execute(
+                "SELECT path FROM unwanted WHERE path NOT IN (SELECT path FROM kept) ORDER BY path"
+            )
+        ]
+
+    def prepare_summary(self) -> None:
+        """Index the rows in summary order once; the summary files then read them several times."""
+        with self._lock:
+            self._db.execute(
+                "CREATE INDEX worst_first ON cur "
+                "(status, rank DESC, critical DESC, major DESC, watch DESC, info DESC, loan, input)"
+            )
+            self._db.execute(
+                "CREATE INDEX earliest_due ON escalation (due, severity, loan, input, n)"
+            )
+            self._db.execute("COMMIT")
+            self._db.execute("BEGIN")
+
+    # --- the summary's rows (:class:`postloan_cli.summary.SummarySource`)
+
+    def inspections(self) -> Iterator[dict[str, Any]]:
+        for (row,) in self._db.execute(_WORST_FIRST):
+            yield json.loads(row)
+
+    def escalations(self) -> _Rows:
+        return _Rows(self._db, _EARLIEST_DUE, _COUNT_ESCALATIONS)
+
+    def drafts(self) -> list[dict[str, Any]]:
+        return self._rows("draft")
+
+    def failures(self) -> list[dict[str, Any]]:
+        return self._rows("failed")
+
+    def _rows(self, status: str) -> list[dict[str, Any]]:
+        query = "SELECT row FROM cur WHERE status = ? ORDER BY input"
+        return [json.loads(row) for (row,) in self._db.execute(query, (status,))]
+
+
+class _Rows(Sequence[dict[str, Any]]):
+    """Rows of a query, streamed each time they are iterated; ``len()`` is counted once."""
+
+    def __init__(self, db: sqlite3.Connection, query: str, count: str) -> None:
+        self._db = db
+        self._query = query
+        self._count_query = count
+        self._count: int | None = None
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for (data,) in self._db.execute(self._query):
+            yield json.loads(data)
 
     def __len__(self) -> int:
-        return len(self._index)
-
-    def keys(self) -> list[str]:
-        return list(self._index)
-
-    def values(self) -> Iterator[str]:
-        for key in list(self._index):
-            yield self[key]
-
-    def items(self) -> Iterator[tuple[str, str]]:
-        for key in list(self._index):
-            yield key, self[key]
-
-    def copy(self) -> _Spool:
-        other = _Spool(self._folder, self._handle)
-        other._index = dict(self._index)
-        return other
-
-    def only(self, keys: set[str]) -> _Spool:
-        """The entries whose key is in ``keys`` (same file)."""
-        other = _Spool(self._folder, self._handle)
-        other._index = {k: v for k, v in self._index.items() if k in keys}
-        return other
-
-
-class _SortedSpool(Sequence[Any]):
-    """JSON values in the order of a key, without holding them all in memory.
-
-    Values are buffered, sorted in runs of :data:`RUN` and written to files;
-    iterating merges the runs. It can be iterated several times (the summary
-    templates and the JSON writer each read it once) and ``len()`` is cheap.
-    """
-
-    RUN = 2048
-
-    def __init__(self, folder: Path) -> None:
-        self._folder = folder
-        self._buffer: list[tuple[list[Any], str]] = []
-        self._runs: list[Path] = []
-        self._count = 0
-
-    def add(self, key: list[Any], value: Any) -> None:
-        self._buffer.append((key, _dumps(value)))
-        self._count += 1
-        if len(self._buffer) >= self.RUN:
-            self._flush()
-
-    def _flush(self) -> None:
-        self._buffer.sort(key=lambda pair: pair[0])
-        path = self._folder / f"run-{id(self)}-{len(self._runs)}.jsonl"
-        with path.open("w", encoding="utf-8") as handle:
-            for key, text in self._buffer:
-                handle.write(_dumps(key) + "\t" + text + "\n")
-        self._runs.append(path)
-        self._buffer = []
-
-    def _run(self, path: Path) -> Iterator[tuple[list[Any], str]]:
-        with path.open(encoding="utf-8") as handle:
-            for line in handle:
-                key, _, text = line.rstrip("\n").partition("\t")
-                yield json.loads(key), text
-
-    def __iter__(self) -> Iterator[Any]:
-        self._buffer.sort(key=lambda pair: pair[0])
-        streams = [self._run(path) for path in self._runs] + [iter(list(self._buffer))]
-        for _, text in heapq.merge(*streams, key=lambda pair: pair[0]):
-            yield json.loads(text)
-
-    def __len__(self) -> int:
+        if self._count is None:
+            self._count = int(self._db.execute(self._count_query).fetchone()[0])
         return self._count
 
     def __getitem__(self, index: Any) -> Any:  # Sequence API; the summary only iterates
-        items = list(self)
-        return items[index]
+        return list(self)[index]
 
 
-@dataclass
-class _Manifest:
-    #: input -> entry (JSON text), spooled to disk.
-    entries: _Spool
-    settings: str = ""
+def read_manifest(output: Path, store: _Store) -> str:
+    """Load the previous run's manifest into ``store``; return its settings hash.
 
-
-def read_manifest(output: Path, spool: Path | None = None) -> _Manifest:
-    """The previous run's manifest; empty when missing, foreign or damaged.
-
-    It is read line by line (one entry per line) into a :class:`_Spool` in
-    the folder ``spool`` (a temporary folder when not given), so a large
-    manifest is never held in memory.
+    Missing, foreign or damaged manifests count as empty (everything is
+    rendered again). It is read line by line (one entry per line).
     """
     path = output / MANIFEST
-    folder = spool
-    manifest = _Manifest(entries=_Spool(folder))
     try:
         handle = path.open(encoding="utf-8")
     except OSError:
-        return manifest
+        return ""
     with handle:
         header = handle.readline().strip()
         if not header.endswith('"entries": ['):
-            return manifest
+            return ""
         try:
             head = json.loads(header[: -len(', "entries": [')] + "}")
         except ValueError:
-            return manifest
+            return ""
         if head.get("format") != MANIFEST_FORMAT or head.get("version") != MANIFEST_VERSION:
-            return manifest
-        manifest.settings = str(head.get("settings", ""))
+            return ""
         for line in handle:
             text = line.strip().removesuffix(",")
             if not text.startswith("{"):
                 continue
             try:
-                key = json.loads(text)["input"]
-            except (ValueError, KeyError, TypeError):
-                return _Manifest(entries=_Spool(folder))
-            manifest.entries[str(key)] = text
-    return manifest
+                data = json.loads(text)
+                key = data["input"]
+                outputs = [*(data.get("outputs") or {}).values(), *(data.get("stale") or ())]
+            except (ValueError, KeyError, TypeError, AttributeError):
+                store.forget_old()
+                return ""
+            store.add_old(str(key), text, outputs)
+    return str(head.get("settings", ""))
 
 
 def write_manifest(output: Path, settings: str, entries: Iterable[str]) -> None:
@@ -603,15 +698,18 @@ def _process(task: _Task) -> FileResult:
     row.update(_evaluation_row(evaluation, lang))
     row["reports"] = outputs
     row["warnings"] = [_problem_dict(p) for p in warnings]
-    entry = {
+    row_json = _dumps(row)
+    head = {
         "input": task.input,
         "status": "ok",
         "input_sha256": digest,
         "checklist": checklist,
         "outputs": outputs,
-        "row": row,
     }
-    return FileResult(task.input, "rendered", row, warnings, _dumps(entry))
+    entry_json = f'{_dumps(head)[:-1]},"row":{row_json}}}'  # the row serialised once
+    return FileResult(
+        task.input, "rendered", row, warnings, entry_json, row_json, _escalation_records(row)
+    )
 
 
 def _dumps(data: Any) -> str:
@@ -762,8 +860,8 @@ def run_batch(
     output = output_dir.resolve()
 
     settings = settings_hash(options.render, formats)
-    # Entries, rows and escalations wait on disk (hidden, removed at the end),
-    # so the parent's memory does not grow with the number of files.
+    # The run's bookkeeping waits on disk (hidden, removed at the end), so the
+    # parent's memory does not grow with the number of files.
     spool = Path(tempfile.mkdtemp(prefix=".postloan-spool-", dir=output))
     try:
         result = _run(input_dir, output, options, formats, settings, spool, on_result, on_start)
@@ -792,94 +890,69 @@ def _run(
     chunk = options.chunk_size or max(1, min(64, total // (jobs * 8) or 1))
     # Workers are forked before the old manifest is read, so they stay small.
     pool = _start_pool(state, jobs) if jobs > 1 else None
+    store = _Store(spool / "batch.sqlite")
+    try:
+        return _run_with(
+            input_dir,
+            output,
+            options,
+            settings,
+            exclude,
+            total,
+            state,
+            pool,
+            chunk,
+            store,
+            on_result,
+            on_start,
+        )
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        store.close()
 
-    old = read_manifest(output, spool)
-    reusable = old.settings == settings and not options.force
-    current: set[str] = set()
+
+def _run_with(
+    input_dir: Path,
+    output: Path,
+    options: BatchOptions,
+    settings: str,
+    exclude: list[Path],
+    total: int,
+    state: _WorkerState,
+    pool: Any,
+    chunk: int,
+    store: _Store,
+    on_result: Callable[[FileResult], None] | None,
+    on_start: Callable[[int], None] | None,
+) -> BatchResult:
+    reusable = read_manifest(output, store) == settings and not options.force
 
     def tasks() -> Iterator[_Task]:
-        namer = _Namer()
         for rel in discover(input_dir, exclude=exclude):
             key = rel.as_posix()
-            current.add(key)
-            previous = old.entries.get(key)
+            previous = store.old_entry(key) if reusable else None
             yield _Task(
                 input=key,
                 path=str(input_dir / rel),
                 display=str(input_dir / rel),
-                stem=namer.stem(rel),
-                previous=_previous_of(previous) if (reusable and previous) else None,
+                stem=_stem(rel, store),
+                previous=_previous_of(previous) if previous else None,
             )
 
     result = BatchResult(output=output)
-    # The manifest being built: old entries stay until their input is processed,
-    # so a checkpoint never forgets a report that still exists.
-    entries = old.entries.copy()
-    # Final inspections worst first, and escalations earliest due first.
-    done = _SortedSpool(spool)
-    suggested: Counter[str] = Counter()
-    proposed: Counter[str] = Counter()
-    escalations = _SortedSpool(spool)
+    totals = _Totals(Counter(), Counter())
     last_checkpoint = time.monotonic()
 
     def collect(res: FileResult) -> None:
         nonlocal last_checkpoint
-        if res.status == "unchanged":
-            stored = entries[res.input]
-            res.row = json.loads(stored)["row"]
-            if res.row.get("status") == "draft":
-                result.drafts.append(res.input)
-            else:
-                result.unchanged.append(res.input)
-        else:
-            assert res.entry is not None
-            previous = entries.get(res.input)
-            if previous is not None:
-                entry = json.loads(res.entry)
-                keep = set(entry["outputs"].values())
-                stale = [o for o in _outputs_of(previous) if o not in keep]
-                if stale:
-                    entry["stale"] = stale
-                    res.entry = _dumps(entry)
-            entries[res.input] = res.entry
-            if res.status == "rendered":
-                result.rendered.append(res.input)
-                result.warnings.extend(res.problems)
-            elif res.status == "draft":
-                result.drafts.append(res.input)
-            else:
-                result.failures.append((res.input, res.problems))
-        row = res.row
-        if row.get("status") == "ok":
-            for severity, count in row["signals"].items():
-                result.signals[severity] = result.signals.get(severity, 0) + count
-            done.add(list(_sort_key(row)), res.input)
-            suggested[row["suggested"]] += 1
-            if row.get("proposed"):
-                proposed[row["proposed"]] += 1
-            for esc in row.get("escalations") or ():
-                key = [
-                    esc["due"] or "9999-99-99",
-                    SEVERITIES.index(esc["severity"]),
-                    row["loan"],
-                    len(escalations),  # arrival order breaks ties, as a stable sort did
-                ]
-                escalations.add(
-                    key,
-                    {
-                        **esc,
-                        "loan": row["loan"],
-                        "borrower": row["borrower"],
-                        "officer": row["officer"],
-                        "date": row["date"],
-                        "reports": row["reports"],
-                    },
-                )
+        _record(res, store, result, totals)
         if on_result is not None:
             on_result(res)
         now = time.monotonic()
         if now - last_checkpoint > CHECKPOINT_SECONDS:
-            write_manifest(output, settings, entries.values())
+            write_manifest(output, settings, store.checkpoint_entries())
             last_checkpoint = now
 
     try:
@@ -892,23 +965,89 @@ def _run(
         else:
             for res in pool.imap_unordered(_work, tasks(), chunksize=chunk):
                 collect(res)
-            pool.close()
     except BaseException:
-        if pool is not None:
-            pool.terminate()
         # Interrupted: keep what is done for the next run; the old summary stays valid.
-        write_manifest(output, settings, entries.values())
+        write_manifest(output, settings, store.checkpoint_entries())
         raise
-    finally:
-        if pool is not None:
-            pool.join()
-
-    # Only this run's inputs belong in the summary and the final manifest.
-    final = entries.only(current)
-    current.clear()
-    totals = _Totals(suggested, proposed, escalations)
-    _finish(input_dir, output, settings, old.entries, final, done, totals, options, result)
+    _finish(input_dir, output, settings, store, totals, options, result, pool)
     return result
+
+
+def _stem(rel: PurePath, store: _Store) -> str:
+    """The report stem of ``rel``: sanitised, unique (case-insensitively), not the summary's."""
+    base = safe_relative(rel.with_suffix("")).as_posix()
+    candidate, n = base, 1
+    while not store.take_name(candidate):
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def _record(res: FileResult, store: _Store, result: BatchResult, totals: _Totals) -> None:
+    """Account for one finished file: the manifest entry, the summary row, the totals."""
+    row_json = res.row_json
+    escalations = res.escalation_records
+    if res.status == "unchanged":
+        entry = store.old_entry(res.input)
+        assert entry is not None  # a file is unchanged only against an old entry
+        res.row = json.loads(entry)["row"]
+        row_json = None
+        escalations = _escalation_records(res.row)
+        if res.row.get("status") == "draft":
+            result.drafts.append(res.input)
+        else:
+            result.unchanged.append(res.input)
+    else:
+        assert res.entry is not None
+        entry = res.entry
+        previous = store.old_entry(res.input)
+        if previous is not None:
+            keep = (
+                set((res.row.get("reports") or {}).values()) if res.status == "rendered" else set()
+            )
+            stale = [o for o in _outputs_of(previous) if o not in keep]
+            if stale:  # remembered, so that an interrupted run still deletes them later
+                data = json.loads(entry)
+                data["stale"] = stale
+                entry = _dumps(data)
+        if res.status == "rendered":
+            result.rendered.append(res.input)
+            result.warnings.extend(res.problems)
+        elif res.status == "draft":
+            result.drafts.append(res.input)
+        else:
+            result.failures.append((res.input, res.problems))
+    row = res.row
+    store.add(res.input, entry, row, row_json or _dumps(row), escalations)
+    if row.get("status") == "ok":
+        for severity, count in row["signals"].items():
+            result.signals[severity] = result.signals.get(severity, 0) + count
+        totals.suggested[row["suggested"]] += 1
+        if row.get("proposed"):
+            totals.proposed[row["proposed"]] += 1
+
+
+def _escalation_records(row: dict[str, Any]) -> list[tuple[str, int, str]]:
+    """The summary's escalation list entries of one row: ``(due, severity rank, JSON)``."""
+    if row.get("status") != "ok":
+        return []
+    return [
+        (
+            esc["due"] or "9999-99-99",
+            SEVERITIES.index(esc["severity"]),
+            _dumps(
+                {
+                    **esc,
+                    "loan": row["loan"],
+                    "borrower": row["borrower"],
+                    "officer": row["officer"],
+                    "date": row["date"],
+                    "reports": row["reports"],
+                }
+            ),
+        )
+        for esc in row.get("escalations") or ()
+    ]
 
 
 def _start_pool(state: _WorkerState, jobs: int) -> Any:
@@ -925,38 +1064,43 @@ def _start_pool(state: _WorkerState, jobs: int) -> Any:
 class _Totals:
     suggested: Counter[str]
     proposed: Counter[str]
-    escalations: _SortedSpool
+
+
+def _write_summary_files(
+    db: Path, output: Path, info: Any, template_dirs: tuple[Path, ...], files: tuple[str, ...]
+) -> tuple[list[Path], list[Problem]]:
+    """Write summary ``files`` from the run's database (in a worker); problems are returned."""
+    from postloan_cli.summary import write_summaries
+
+    store = _Store(db, read_only=True)
+    try:
+        return write_summaries(output, info, store, template_dirs=template_dirs, files=files), []
+    except InputError as exc:  # returned, not raised: InputError does not survive pickling
+        return [], exc.problems
+    finally:
+        store.close()
 
 
 def _finish(
     input_dir: Path,
     output: Path,
     settings: str,
-    old_entries: _Spool,
-    final: _Spool,
-    done: _SortedSpool,
+    store: _Store,
     totals: _Totals,
     options: BatchOptions,
     result: BatchResult,
+    pool: Any,
 ) -> None:
     """Write the summary, then delete unwanted reports, then the manifest (in that order)."""
-    from postloan_cli.summary import SummaryInfo, write_summaries
+    from postloan_cli.summary import FILES, HTML, SummaryInfo, write_summaries
 
-    def inspections() -> Iterator[dict[str, Any]]:
-        for key in done:
-            row: dict[str, Any] = json.loads(final[key])["row"]
-            yield row
-
-    drafts = [json.loads(final[k])["row"] for k in sorted(result.drafts)]
-    failures = [json.loads(final[k])["row"] for k in sorted(k for k, _ in result.failures)]
-    escalations = totals.escalations
     info = SummaryInfo(
         generated=dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds"),
         tool=__version__,
         input=str(input_dir),
         formats=tuple(dict.fromkeys(options.render.formats)) or FORMATS,
         counts={
-            "inspections": len(done),
+            "inspections": len(result.rendered) + len(result.unchanged),
             "rendered": len(result.rendered),
             "unchanged": len(result.unchanged),
             "drafts": len(result.drafts),
@@ -966,25 +1110,24 @@ def _finish(
         proposed={c: totals.proposed.get(c, 0) for c in CLASSIFICATIONS},
         signals=dict(result.signals),
     )
-    result.summary = write_summaries(
-        output,
-        info,
-        inspections,
-        drafts,
-        failures,
-        escalations,
-        template_dirs=options.render.template_dirs,
-    )
+    store.prepare_summary()
+    template_dirs = tuple(options.render.template_dirs)
+    files: tuple[str, ...] = FILES
+    pending = None
+    if pool is not None:
+        # index.html is the largest: a worker writes it while this process writes the rest.
+        args = (store.path, output, info, template_dirs, (HTML,))
+        pending = pool.apply_async(_write_summary_files, args)
+        files = tuple(f for f in FILES if f != HTML)
+    written = write_summaries(output, info, store, template_dirs=template_dirs, files=files)
+    if pending is not None:
+        html, problems = pending.get()
+        if problems:
+            raise InputError(problems)
+        written = html + written
+    result.summary = written
 
-    keep: set[str] = set()
-    candidates: set[str] = set()
-    for entry in final.values():
-        data = json.loads(entry)
-        keep.update(data.get("outputs", {}).values())
-        candidates.update(data.get("stale") or ())
-    for entry in old_entries.values():
-        candidates.update(o for o in _outputs_of(entry) if o not in keep)
-    for rel in sorted(candidates - keep):
+    for rel in store.unwanted():
         try:
             target = inside(output, PurePath(rel))
         except InputError:
@@ -997,7 +1140,7 @@ def _finish(
             continue
         result.pruned.append(rel)
         _remove_empty_parents(target.parent, output)
-    write_manifest(output, settings, (_without_stale(entry) for entry in final.values()))
+    write_manifest(output, settings, (_without_stale(entry) for entry in store.final_entries()))
 
 
 def _without_stale(entry: str) -> str:

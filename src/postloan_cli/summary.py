@@ -21,10 +21,10 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 from urllib.parse import quote
 
 from postloan_cli.errors import InputError, Problem
@@ -111,12 +111,16 @@ def label(value: Any) -> str:
 
 
 def _environment(template_dirs: Sequence[Path]) -> Any:
-    from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
     from jinja2.sandbox import SandboxedEnvironment
 
     from postloan_cli import resources
 
-    env = SandboxedEnvironment(
+    # The shipped templates are our code and the context is plain data: the
+    # sandbox's check on every attribute (several per row) buys nothing there.
+    # A user's template folder may hold anything, so it gets the sandbox.
+    kind = SandboxedEnvironment if template_dirs else Environment
+    env = kind(
         loader=FileSystemLoader(
             [str(d) for d in resources.search_path("templates", template_dirs)]
         ),
@@ -175,67 +179,81 @@ def _render_template(env: Any, name: str, path: Path, context: dict[str, Any]) -
     _atomic_stream(path, write)
 
 
+class SummarySource(Protocol):
+    """Where the summary's rows come from (a batch's scratch database)."""
+
+    def inspections(self) -> Iterator[dict[str, Any]]:
+        """Final inspections, worst first; a fresh iterator on every call."""
+        ...
+
+    def escalations(self) -> Sequence[dict[str, Any]]:
+        """Critical and major signals, earliest due first (iterable more than once)."""
+        ...
+
+    def drafts(self) -> list[dict[str, Any]]:
+        """Rows of unfinished drafts."""
+        ...
+
+    def failures(self) -> list[dict[str, Any]]:
+        """Rows of failed files, with their problems."""
+        ...
+
+
+_TEMPLATES = {HTML: "summary.html.j2", MARKDOWN: "summary.md.j2"}
+#: Every summary file, in the order they are written.
+FILES = (HTML, MARKDOWN, JSON, CSV)
+
+
 def write_summaries(
     output: Path,
     info: SummaryInfo,
-    inspections: Callable[[], Iterator[dict[str, Any]]],
-    drafts: Sequence[dict[str, Any]],
-    failures: Sequence[dict[str, Any]],
-    escalations: Sequence[dict[str, Any]],
+    source: SummarySource,
     *,
     template_dirs: Sequence[Path] = (),
+    files: Sequence[str] = FILES,
 ) -> list[Path]:
-    """Write the four summary files into ``output``; return their paths.
+    """Write the summary ``files`` (default: all four) into ``output``; return their paths.
 
-    ``inspections`` returns a fresh iterator of rows (worst first) each time
-    it is called: each file streams them once.
+    Rows are streamed from ``source`` once per file, never held all at once.
+    A batch writes ``index.html`` in a worker process while this process
+    writes the others: each file needs only ``source`` and ``info``.
     """
-    env = _environment(template_dirs)
     link_format = "html" if "html" in info.formats else (info.formats[0] if info.formats else "")
-    context = {
-        "info": info,
-        "inspections": inspections,
-        "drafts": drafts,
-        "failures": failures,
-        "escalations": escalations,
-        "severities": ("critical", "major", "watch", "info"),
-        "classifications": tuple(info.suggested),
-        "link_format": link_format,
-    }
     written: list[Path] = []
-    target = output / HTML
-    _render_template(env, "summary.html.j2", target, context)
-    written.append(target)
-    target = output / MARKDOWN
-    md_link = "md" if "md" in info.formats else link_format
-    _render_template(env, "summary.md.j2", target, {**context, "link_format": md_link})
-    written.append(target)
-    target = output / JSON
-    _atomic_stream(
-        target, lambda h: _write_json(h, info, inspections(), drafts, failures, escalations)
-    )
-    written.append(target)
-    target = output / CSV
-    _atomic_stream(target, lambda h: _write_csv(h, inspections(), drafts, failures), newline="")
-    written.append(target)
+    env = None
+    for name in files:
+        target = output / name
+        if name in (HTML, MARKDOWN):
+            env = env or _environment(template_dirs)
+            context = {
+                "info": info,
+                "inspections": source.inspections,
+                "drafts": source.drafts(),
+                "failures": source.failures(),
+                "escalations": source.escalations(),
+                "severities": ("critical", "major", "watch", "info"),
+                "classifications": tuple(info.suggested),
+                "link_format": "md" if name == MARKDOWN and "md" in info.formats else link_format,
+            }
+            _render_template(env, _TEMPLATES[name], target, context)
+        elif name == JSON:
+            _atomic_stream(target, lambda h: _write_json(h, info, source))
+        elif name == CSV:
+            _atomic_stream(target, lambda h: _write_csv(h, source), newline="")
+        else:
+            raise ValueError(f"unknown summary file {name!r}")
+        written.append(target)
     return written
 
 
-def _write_json(
-    handle: IO[str],
-    info: SummaryInfo,
-    inspections: Iterable[dict[str, Any]],
-    drafts: Sequence[dict[str, Any]],
-    failures: Sequence[dict[str, Any]],
-    escalations: Sequence[dict[str, Any]],
-) -> None:
+def _write_json(handle: IO[str], info: SummaryInfo, source: SummarySource) -> None:
     head = {"format": "postloan-batch-summary", "version": 1, **asdict(info)}
     handle.write(json.dumps(head, ensure_ascii=False, indent=1)[:-2])
     for name, rows in (
-        ("inspections", inspections),
-        ("drafts", drafts),
-        ("failures", failures),
-        ("escalations", escalations),
+        ("inspections", source.inspections()),
+        ("drafts", source.drafts()),
+        ("failures", source.failures()),
+        ("escalations", source.escalations()),
     ):
         handle.write(f',\n "{name}": [')
         first = True
@@ -247,15 +265,10 @@ def _write_json(
     handle.write("\n}\n")
 
 
-def _write_csv(
-    handle: IO[str],
-    inspections: Iterable[dict[str, Any]],
-    drafts: Sequence[dict[str, Any]],
-    failures: Sequence[dict[str, Any]],
-) -> None:
+def _write_csv(handle: IO[str], source: SummarySource) -> None:
     writer = csv.writer(handle)
     writer.writerow(CSV_COLUMNS)
-    for rows in (inspections, drafts, failures):
+    for rows in (source.inspections(), source.drafts(), source.failures()):
         for row in rows:
             counts = row.get("signals") or {}
             reports = row.get("reports") or {}
