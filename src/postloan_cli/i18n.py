@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import functools
-from collections.abc import Mapping
+import operator
+import re
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -39,10 +41,17 @@ def localize(text: Text | None, lang: str, default: str = "en") -> str:
 
 # --- locale-aware formatting (Babel) ---------------------------------------------
 #
-# Reports format numbers, money, percentages and dates for the report language.
-# Babel's locale objects and parsed number patterns are cached per process:
-# batch renders call these thousands of times. Unknown or malformed locale
-# strings fall back to English, never to an error.
+# Reports format numbers, money, percentages and dates for the report language,
+# exactly as Babel formats them. Babel's general-purpose code costs 5-15 µs a
+# value and a report shows about a hundred, so for each (locale, kind, decimals)
+# the pieces Babel would use (decimal and group symbols, grouping sizes, the
+# prefixes and suffixes of its pattern, the currency symbol, month names) are
+# read once from Babel's own data and compiled into a small formatter that
+# repeats Babel's steps with plain string operations. What a compiled formatter
+# does not cover (scientific or significant-digit patterns, long currency
+# names, NaN, unusual date fields...) is formatted by Babel itself.
+# tests/test_i18n.py compares the two over many values and locales.
+# Unknown or malformed locale strings fall back to English, never to an error.
 
 FALLBACK_LANG = "en"
 
@@ -70,6 +79,9 @@ def _pattern(pattern: str) -> NumberPattern:
 
 _NumberLike = int | float | Decimal
 
+#: ``Decimal("0.01")`` for 2 decimals...: the steps values are rounded to, made once.
+_STEPS = tuple(Decimal(1).scaleb(-decimals) for decimals in range(10))
+
 
 def _decimal(value: _NumberLike | str) -> Decimal:
     if isinstance(value, Decimal):
@@ -80,27 +92,208 @@ def _decimal(value: _NumberLike | str) -> Decimal:
 
 
 def _rounded(value: _NumberLike, decimals: int) -> Decimal:
-    """``value`` rounded half up (as people round money), keeping its sign."""
-    result = _decimal(value).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
-    return result.copy_abs() if result == 0 else result
+    """``value`` rounded half up (as people round money) to ``decimals``, keeping its sign.
+
+    Zero is never negative. The result has exactly ``decimals`` decimals
+    (its exponent is ``-decimals``), which the compiled formatters rely on.
+    """
+    step = _STEPS[decimals] if 0 <= decimals < len(_STEPS) else Decimal(1).scaleb(-decimals)
+    result = _decimal(value).quantize(step, ROUND_HALF_UP)
+    return result.copy_abs() if result.is_signed() and not result else result
+
+
+#: Babel's last step: text in single quotes loses them; ``''`` is one quote.
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _unquote(match: re.Match[str]) -> str:
+    return match.group(1) or "'"
+
+
+class _NumberFormat:
+    """A Babel number pattern in one locale, compiled: ``NumberPattern.apply`` as string steps.
+
+    Made by :func:`_compile` only where it reproduces Babel exactly: a plain
+    pattern (no scientific or significant-digit notation), Latin digits (as
+    Babel by default), a finite value. The caller applies the pattern's
+    scale (``%``) beforehand.
+    """
+
+    __slots__ = (
+        "decimal",
+        "first_group",
+        "frac_min",
+        "group",
+        "grouping",
+        "prefix",
+        "quantum",
+        "requantize",
+        "str_digits",
+        "suffix",
+        "thousands",
+        "unquote",
+    )
+
+    def __init__(
+        self,
+        *,
+        decimal: str,
+        group: str,
+        grouping: tuple[int, int],
+        prefix: tuple[str, str],
+        suffix: tuple[str, str],
+        frac_prec: tuple[int, int],
+        decimals: int,
+    ) -> None:
+        self.decimal = decimal
+        self.group = group
+        self.grouping = grouping
+        self.first_group = grouping[0]
+        self.thousands = grouping == (3, 3)  # Python's own "," grouping does it
+        self.prefix = prefix
+        self.suffix = suffix
+        self.frac_min = frac_prec[0]
+        # the same quantum as Babel's get_decimal_quantum(frac_prec[1]); values
+        # come with ``decimals`` decimals, so mostly there is nothing to round
+        self.quantum = Decimal(10) ** -frac_prec[1]
+        self.requantize = frac_prec[1] != decimals
+        # str() of a Decimal is plain digits (no exponent) down to 6 decimals
+        self.str_digits = frac_prec[1] <= 6
+        # Babel removes quotes from the whole result, digits and symbols included
+        # (a group symbol "'", as in de_CH, vanishes between two of them)
+        self.unquote = "'" in "".join((decimal, group, *prefix, *suffix))
+
+    def apply(self, number: Decimal) -> str:
+        """``number`` (finite, from ``_rounded(value, decimals)``) as Babel writes it."""
+        # As Babel: the sign first (-0.40 in a currency without decimals is
+        # "-0"), then the absolute value quantized to the pattern's maximum of
+        # decimals with the context's rounding.
+        negative = number.is_signed()
+        number = abs(number)
+        if self.requantize:
+            number = number.quantize(self.quantum)
+        digits = str(number) if self.str_digits else format(number, "f")
+        integer, _, fraction = digits.partition(".")
+        if len(integer) > self.first_group:
+            if self.thousands:
+                integer = format(int(integer), ",")
+                if self.group != ",":
+                    integer = integer.replace(",", self.group)
+            else:
+                integer = self._group(integer)
+        # optional decimals: trailing zeros go, down to the minimum (Babel's _format_frac)
+        kept = fraction.rstrip("0")
+        if len(kept) < self.frac_min:
+            kept = fraction[: self.frac_min]
+        if kept:
+            text = f"{self.prefix[negative]}{integer}{self.decimal}{kept}{self.suffix[negative]}"
+        else:
+            text = f"{self.prefix[negative]}{integer}{self.suffix[negative]}"
+        return _QUOTED.sub(_unquote, text) if self.unquote else text
+
+    def _group(self, digits: str) -> str:
+        """Group symbols between groups of digits: the primary size, then the secondary."""
+        size, secondary = self.grouping
+        groups = ""
+        while len(digits) > size:
+            groups = self.group + digits[-size:] + groups
+            digits = digits[:-size]
+            size = secondary
+        return digits + groups
+
+
+def _compile(
+    pattern: NumberPattern,
+    locale: Locale,
+    frac_prec: tuple[int, int],
+    decimals: int,
+    *,
+    scale: int = 0,
+    currency: str | None = None,
+) -> _NumberFormat | None:
+    """``pattern`` applied in ``locale``, compiled; ``None`` where that would not be Babel.
+
+    ``frac_prec``: the (minimum, maximum) decimals shown; ``decimals``: those
+    the values come rounded to; ``scale``: the pattern's scale (2 for ``%``),
+    applied by the caller; ``currency``: the code that replaces ``¤`` (``¤¤``
+    is the code itself).
+    """
+    from babel.numbers import get_currency_symbol
+
+    frac_min, frac_max = frac_prec
+    if (
+        pattern.exp_prec  # scientific notation
+        or "@" in pattern.pattern  # significant digits
+        or pattern.number_pattern == ""
+        or pattern.scale != scale
+        or pattern.int_prec[0] > 1  # zero padding of the integer part (never in CLDR)
+        or min(pattern.grouping) < 1
+        or not 0 <= frac_min <= frac_max
+        or decimals < 0
+    ):
+        return None
+    try:
+        symbols = locale.number_symbols["latn"]  # Babel's default numbering system
+    except LookupError:
+        return None
+    prefix, suffix = pattern.prefix, pattern.suffix
+    if currency is not None:
+        pieces = (*prefix, *suffix)
+        if any("¤¤¤" in piece for piece in pieces):
+            return None  # the currency's long name, which depends on the amount
+        symbol = get_currency_symbol(currency, locale)
+        code = currency.upper()
+        pos_prefix, neg_prefix, pos_suffix, neg_suffix = (
+            piece.replace("¤¤", code).replace("¤", symbol) for piece in pieces
+        )
+        prefix, suffix = (pos_prefix, neg_prefix), (pos_suffix, neg_suffix)
+    return _NumberFormat(
+        decimal=symbols.get("decimal", "."),
+        group=symbols.get("group", ","),
+        grouping=pattern.grouping,
+        prefix=(prefix[0], prefix[1]),
+        suffix=(suffix[0], suffix[1]),
+        frac_prec=frac_prec,
+        decimals=decimals,
+    )
+
+
+def _plain_pattern(min_decimals: int, max_decimals: int) -> str:
+    """``#,##0.00##``: grouped, ``min_decimals`` to ``max_decimals`` decimals."""
+    if max_decimals <= 0:
+        return "#,##0"
+    return "#,##0." + "0" * min_decimals + "#" * (max_decimals - min_decimals)
+
+
+@functools.lru_cache(maxsize=128)
+def _plain_format(lang: str | None, min_decimals: int, max_decimals: int) -> _NumberFormat | None:
+    """The compiled :func:`_plain_pattern` in ``lang``, for values with ``max_decimals``."""
+    pattern = _pattern(_plain_pattern(min_decimals, max_decimals))
+    return _compile(pattern, babel_locale(lang), pattern.frac_prec, max_decimals)
+
+
+def _format_plain(number: Decimal, lang: str | None, min_decimals: int, max_decimals: int) -> str:
+    formatter = _plain_format(lang, min_decimals, max_decimals)
+    if formatter is not None and number.is_finite():
+        return formatter.apply(number)
+    pattern = _pattern(_plain_pattern(min_decimals, max_decimals))
+    return str(pattern.apply(number, babel_locale(lang)))
 
 
 def format_number(value: _NumberLike, lang: str | None, *, max_decimals: int = 3) -> str:
     """``1234567.891`` as ``1,234,567.891`` (en, zh) or ``1.234.567,891`` (es)."""
-    locale = babel_locale(lang)
-    number = _rounded(value, max(max_decimals, 0))
-    pattern = _pattern("#,##0." + "#" * max_decimals if max_decimals > 0 else "#,##0")
-    return str(pattern.apply(number, locale))
+    decimals = max(max_decimals, 0)
+    return _format_plain(_rounded(value, decimals), lang, 0, decimals)
 
 
 def format_integer(value: _NumberLike, lang: str | None) -> str:
     """A whole number with the locale's grouping."""
-    return format_number(value, lang, max_decimals=0)
+    return _format_plain(_rounded(value, 0), lang, 0, 0)
 
 
 def format_ratio(value: _NumberLike, lang: str | None) -> str:
     """A ratio with exactly two decimals: ``1.25`` / ``1,25``."""
-    return str(_pattern("#,##0.00").apply(_rounded(value, 2), babel_locale(lang)))
+    return _format_plain(_rounded(value, 2), lang, 2, 2)
 
 
 def format_percent(
@@ -111,8 +304,14 @@ def format_percent(
     At most ``max_decimals`` decimals, at least ``min_decimals`` (computed
     ratios use a fixed number so that a column of them lines up).
     """
-    pattern = _percent_pattern(lang or FALLBACK_LANG, min_decimals, max(max_decimals, min_decimals))
-    return str(pattern.apply(_rounded(value, max_decimals).scaleb(-2), babel_locale(lang)))
+    lang = lang or FALLBACK_LANG
+    number = _rounded(value, max_decimals)
+    formatter = _percent_format(lang, min_decimals, max_decimals)
+    if formatter is not None and number.is_finite():
+        # already per hundred: no division by 100 and Babel's multiplication back
+        return formatter.apply(number)
+    pattern = _percent_pattern(lang, min_decimals, max(max_decimals, min_decimals))
+    return str(pattern.apply(number.scaleb(-2), babel_locale(lang)))
 
 
 @functools.lru_cache(maxsize=64)
@@ -123,20 +322,44 @@ def _percent_pattern(lang: str, min_decimals: int, max_decimals: int) -> NumberP
     return pattern
 
 
+@functools.lru_cache(maxsize=64)
+def _percent_format(lang: str, min_decimals: int, max_decimals: int) -> _NumberFormat | None:
+    """The compiled :func:`_percent_pattern`, for values rounded to ``max_decimals``."""
+    pattern = _percent_pattern(lang, min_decimals, max(max_decimals, min_decimals))
+    return _compile(pattern, babel_locale(lang), pattern.frac_prec, max_decimals, scale=2)
+
+
 def format_money(amount: _NumberLike, currency: str, lang: str | None) -> str:
     """``amount`` in ``currency`` as the locale writes it (``CN¥1,234.00``, ``1.234,00 CNY``)."""
     return _money(_rounded(amount, 2), currency, lang or FALLBACK_LANG)
 
 
-@functools.lru_cache(maxsize=4096)
 def _money(amount: Decimal, currency: str, lang: str) -> str:
-    # cached: a report shows the same amounts in several places (findings, evidence)
-    from babel.numbers import format_currency
-
+    formatter = _currency_format(lang, currency)
     try:
+        if formatter is not None and amount.is_finite():
+            return formatter.apply(amount)
+        from babel.numbers import format_currency
+
         return str(format_currency(amount, currency, locale=babel_locale(lang)))
     except (ValueError, LookupError):  # an unknown currency code
         return f"{format_ratio(amount, lang)} {currency}"
+
+
+@functools.lru_cache(maxsize=256)
+def _currency_format(lang: str, currency: str) -> _NumberFormat | None:
+    """Babel's ``format_currency`` (standard pattern, the currency's decimals), compiled
+    for amounts rounded to 2 decimals."""
+    from babel.numbers import get_currency_precision
+
+    locale = babel_locale(lang)
+    try:
+        pattern = locale.currency_formats["standard"]
+        # as format_currency: the currency's own number of decimals (JPY none)
+        frac_prec = (get_currency_precision(currency),) * 2 if currency else pattern.frac_prec
+        return _compile(pattern, locale, frac_prec, 2, currency=currency)
+    except (ValueError, LookupError, AttributeError):
+        return None
 
 
 def format_date(value: dt.date, lang: str | None, *, style: str = "long") -> str:
@@ -149,9 +372,110 @@ def format_date(value: dt.date, lang: str | None, *, style: str = "long") -> str
         value = value.date()
     if style == "iso":
         return value.isoformat()
+    width = "medium" if style == "medium" else "long"
+    compiled = _date_format(lang, width)
+    if compiled is not None:
+        template, fields = compiled
+        return template % tuple([field(value) for field in fields])
     from babel.dates import format_date as babel_date
 
-    return babel_date(value, "medium" if style == "medium" else "long", locale=babel_locale(lang))
+    return babel_date(value, width, locale=babel_locale(lang))
+
+
+#: One field of a date (``MMMM``: the month's name...), as a value for a ``%`` template.
+_DateField = Callable[[dt.date], int | str]
+
+#: The placeholders in Babel's date templates (``%(MMMM)s``) and its escaped ``%``.
+_PLACEHOLDER = re.compile(r"%%|%\(([^)]*)\)s")
+
+
+@functools.lru_cache(maxsize=64)
+def _date_format(lang: str | None, width: str) -> tuple[str, tuple[_DateField, ...]] | None:
+    """The locale's ``width`` date pattern, compiled: a positional ``%`` template
+    (``%s %d, %d``) and a function per field; ``None`` where a field is not one
+    :func:`_date_field` knows (Babel then formats)."""
+    locale = babel_locale(lang)
+    try:
+        # Babel's own template for the pattern: "%(MMMM)s %(d)s, %(y)s", "%%" for "%"
+        named = locale.date_formats[width].format
+    except (LookupError, AttributeError):
+        return None
+    fields: list[_DateField] = []
+
+    def positional(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key is None:
+            return "%%"
+        spec, field = _date_field(key, locale)
+        fields.append(field)
+        return spec
+
+    try:
+        template = _PLACEHOLDER.sub(positional, named)
+    except (LookupError, ValueError):  # not a field of dates, or no names in this locale
+        return None
+    compiled = (template, tuple(fields))
+    # Checked against Babel itself on dates with every month and weekday: a
+    # field written in any other way than Babel's leaves this locale to Babel.
+    from babel.dates import format_date as babel_date
+
+    try:
+        for day in _SAMPLE_DAYS:
+            mine = template % tuple([field(day) for field in compiled[1]])
+            if mine != babel_date(day, width, locale=locale):
+                return None
+    except (LookupError, ValueError, TypeError):
+        return None
+    return compiled
+
+
+def _date_field(key: str, locale: Locale) -> tuple[str, _DateField]:
+    """One field of Babel's ``DateTimeFormat`` for dates: its ``%`` spec and value.
+
+    ``y``, ``M``/``L``, ``d``, ``E``/``c`` (names), ``G``; ``ValueError`` for any
+    other field (times, weeks, ISO years...).
+    """
+    char, count = key[0], len(key)
+    if key != char * count:
+        raise ValueError(key)
+    # numbers: Babel writes '%0*d' % (count, number)
+    if char == "y":
+        if count == 2:  # the last two digits of the year
+            return "%02d", lambda day: day.year % 100
+        return f"%0{count}d", _YEAR
+    if char == "d":
+        return f"%0{count}d", _DAY
+    if char in "ML":
+        if count <= 2:
+            return f"%0{count}d", _MONTH
+        context = "format" if char == "M" else "stand-alone"
+        months = locale.months[context][{3: "abbreviated", 4: "wide", 5: "narrow"}[count]]
+        month_names = tuple(str(months[month]) for month in range(1, 13))
+        return "%s", lambda day: month_names[day.month - 1]
+    if char == "E" or (char == "c" and count >= 3):
+        context = "stand-alone" if char == "c" else "format"
+        width = {3: "abbreviated", 4: "wide", 5: "narrow", 6: "short"}[max(count, 3)]
+        days = locale.days[context][width]
+        day_names = tuple(str(days[weekday]) for weekday in range(7))
+        return "%s", lambda day: day_names[day.weekday()]
+    if char == "G":
+        # the era of a year >= 1 (all a datetime.date holds): always the same name
+        era = str(locale.eras[{3: "abbreviated", 4: "wide", 5: "narrow"}[max(count, 3)]][1])
+        return "%s", lambda day: era
+    raise ValueError(key)
+
+
+#: Days with every month, every weekday, one- and two-digit days and months, short years.
+_SAMPLE_DAYS = (
+    *(dt.date(2026, month, month + 9) for month in range(1, 13)),
+    *(dt.date(2027, 2, day) for day in range(1, 8)),
+    dt.date(1, 1, 1),
+    dt.date(999, 12, 31),
+)
+
+_YEAR = operator.attrgetter("year")
+_MONTH = operator.attrgetter("month")
+_DAY = operator.attrgetter("day")
 
 
 # --- the report's fixed labels --------------------------------------------------------
