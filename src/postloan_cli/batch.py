@@ -8,8 +8,8 @@ renders and writes the reports itself, atomically, into a tree that mirrors
 the input tree. The parent keeps the rows, manifest entries and report
 names in a scratch SQLite database (:class:`_Store`), and in memory only
 the totals and the lists of inputs by outcome, so its memory stays flat as
-the folder grows. At the end a worker writes ``index.html`` while the parent
-writes the other summary files.
+the folder grows. At the end two workers write ``index.html`` and
+``summary.md`` while the parent writes ``summary.json`` and ``summary.csv``.
 
 Incremental runs: the output folder holds a manifest (:data:`MANIFEST`)
 with, per input file, the hash of its content, the path and hash of the
@@ -235,7 +235,7 @@ _SCHEMA = """
 PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
 PRAGMA temp_store = FILE;
-PRAGMA cache_size = -4000;
+PRAGMA cache_size = -1024;
 CREATE TABLE old (input TEXT PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE cur (
     input TEXT PRIMARY KEY, status TEXT NOT NULL, entry TEXT NOT NULL, row TEXT NOT NULL,
@@ -1092,7 +1092,7 @@ def _finish(
     pool: Any,
 ) -> None:
     """Write the summary, then delete unwanted reports, then the manifest (in that order)."""
-    from postloan_cli.summary import FILES, HTML, SummaryInfo, write_summaries
+    from postloan_cli.summary import CSV, FILES, HTML, JSON, MARKDOWN, SummaryInfo, write_summaries
 
     info = SummaryInfo(
         generated=dt.datetime.now(dt.UTC).astimezone().isoformat(timespec="seconds"),
@@ -1113,18 +1113,21 @@ def _finish(
     store.prepare_summary()
     template_dirs = tuple(options.render.template_dirs)
     files: tuple[str, ...] = FILES
-    pending = None
+    pending = []
     if pool is not None:
-        # index.html is the largest: a worker writes it while this process writes the rest.
-        args = (store.path, output, info, template_dirs, (HTML,))
-        pending = pool.apply_async(_write_summary_files, args)
-        files = tuple(f for f in FILES if f != HTML)
+        # The two rendered summaries are the slow ones: workers write them while
+        # this process writes summary.json and summary.csv.
+        for name in (HTML, MARKDOWN):
+            args = (store.path, output, info, template_dirs, (name,))
+            pending.append(pool.apply_async(_write_summary_files, args))
+        files = (JSON, CSV)
     written = write_summaries(output, info, store, template_dirs=template_dirs, files=files)
-    if pending is not None:
-        html, problems = pending.get()
+    for task in pending:
+        paths, problems = task.get()
         if problems:
             raise InputError(problems)
-        written = html + written
+        written = [*written, *paths]
+    written.sort(key=lambda path: FILES.index(path.name))
     result.summary = written
 
     for rel in store.unwanted():
