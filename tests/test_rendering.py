@@ -7,12 +7,16 @@ and review the diff before committing.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import random
 import re
 import shutil
 import subprocess
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -431,16 +435,42 @@ def test_unknown_format_is_pl400(mini: Evaluation) -> None:
 # --- golden files and HTML validity ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", ["md", "html"])
-def test_golden(mini: Evaluation, fmt: str) -> None:
-    text = render(mini, fmt)
-    golden = GOLDEN / f"mini.{fmt}"
+def _check_golden(golden: Path, text: str) -> None:
     if UPDATE or not golden.exists():
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(text, encoding="utf-8", newline="\n")
         if not UPDATE:
             pytest.fail(f"{golden} did not exist; written now, review and commit it")
     assert text == golden.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "lang", "name"),
+    [
+        ("md", None, "mini.md"),
+        ("html", None, "mini.html"),
+        ("html", "es", "mini.es.html"),
+        ("md", "zh", "mini.zh.md"),
+    ],
+)
+def test_golden(mini: Evaluation, fmt: str, lang: str | None, name: str) -> None:
+    _check_golden(GOLDEN / name, render(mini, fmt, lang=lang))
+
+
+def _context_json(context: dict[str, Any]) -> str:
+    def plain(value: object) -> object:
+        if isinstance(value, MappingProxyType):  # labels
+            return dict(value)
+        raise TypeError(f"not plain data: {type(value)}")
+
+    return json.dumps(context, default=plain, ensure_ascii=False, indent=1) + "\n"
+
+
+@pytest.mark.parametrize("lang", ["es", "zh"])
+def test_context_golden(mini: Evaluation, lang: str) -> None:
+    # The context is an API for users' templates: every key, value and order stays.
+    # The golden files were made before the context was prepared per checklist.
+    _check_golden(GOLDEN / f"mini.context.{lang}.json", _context_json(report_context(mini, lang)))
 
 
 def test_html_is_valid_html5(tmp_path: Path, mini: Evaluation) -> None:
@@ -521,3 +551,194 @@ def test_chinese_lists_use_the_enumeration_comma() -> None:
     md = render(ev, "md", lang="zh")
     assert "、" in md
     assert i18n.label("severity_watch", "zh") != i18n.label("classification_special_mention", "zh")
+
+
+# --- prepared once per checklist, escaped once per text -------------------------------------------
+
+
+def test_prepared_checklist_is_shared_and_contexts_are_not(
+    tmp_path: Path, mini: Evaluation
+) -> None:
+    # Another answer file of the same checklist reuses the prepared checklist...
+    other = _variant(tmp_path, "other", {"loan.type": "fixed_asset"})
+    assert other.checklist is mini.checklist
+    rendering.clear_caches()
+    fresh = report_context(mini, "es")
+    assert rendering._prepared(other.checklist, "es") is rendering._prepared(mini.checklist, "es")
+    report_context(other, "es")
+    # ...yet each context is its own: changing one changes no later one.
+    reused = report_context(mini, "es")
+    assert reused == fresh
+    table = reused["sections"][1]["questions"][0]["table"]
+    table["columns"][0]["label"] = "changed"
+    table["rows_by_field"][0]["cells"].append("changed")
+    reused["sections"][0]["questions"].clear()
+    reused["signals"][0]["evidence"].clear()
+    assert report_context(mini, "es") == fresh
+
+
+def test_prepared_checklist_follows_changed_labels(
+    monkeypatch: pytest.MonkeyPatch, mini: Evaluation
+) -> None:
+    before = report_context(mini, "es")
+    monkeypatch.setitem(i18n.LABELS["es"], "loan_id", "Préstamo nº")
+    monkeypatch.setitem(i18n.LABELS["es"], "severity_critical", "Crítica (prueba)")
+    i18n._labels.cache_clear()
+    try:
+        after = report_context(mini, "es")
+        assert after["labels"]["loan_id"] == "Préstamo nº"
+        assert {"key": "id", "label": "Préstamo nº", "value": "L-1"} in after["loan"]["fields"]
+        assert after["signals"][0]["severity"] == "Crítica (prueba)"
+        assert after["summary"]["counts"][0]["severity"] == "Crítica (prueba)"
+        assert before["signals"][0]["severity"] != "Crítica (prueba)"
+    finally:
+        i18n._labels.cache_clear()
+
+
+def test_user_template_sees_every_key(tmp_path: Path, mini: Evaluation) -> None:
+    # A user's template (sandboxed) reads every documented key; a missing one is an error.
+    template = (
+        "lang={{ lang }} labels={{ labels.borrower }} review={{ review }}\n"
+        "{% for name, part in [('document', document), ('loan', loan), "
+        "('inspection', inspection), ('summary', summary), ('opinion', opinion)] %}"
+        "{{ name }}={{ part | list | sort | join(',') }}\n{% endfor %}"
+        "section={{ sections[0] | list | sort | join(',') }}\n"
+        "question={{ sections[0].questions[0] | list | sort | join(',') }}\n"
+        "table={{ sections[1].questions[0].table | list | sort | join(',') }}\n"
+        "row={{ sections[1].questions[0].table.rows_by_field[0] | list | sort | join(',') }}\n"
+        "signal={{ signals[0] | list | sort | join(',') }}\n"
+        "evidence={{ signals[0].evidence[0] | list | sort | join(',') }}\n"
+        "action={{ actions[0].ref }} {{ actions[0].due }}\n"
+    )
+    (tmp_path / "opinion.md.j2").write_text(template, encoding="utf-8")
+    text = render(mini, "md", template_dirs=[tmp_path])
+    context = report_context(mini, None)
+    table = context["sections"][1]["questions"][0]["table"]
+    expected = {
+        "lang": "en labels=Borrower review=",
+        "document": sorted(context["document"]),
+        "loan": sorted(context["loan"]),
+        "inspection": sorted(context["inspection"]),
+        "summary": sorted(context["summary"]),
+        "opinion": sorted(context["opinion"]),
+        "section": sorted(context["sections"][0]),
+        "question": sorted(context["sections"][0]["questions"][0]),
+        "table": sorted(table),
+        "row": sorted(table["rows_by_field"][0]),
+        "signal": sorted(context["signals"][0]),
+        "evidence": sorted(context["signals"][0]["evidence"][0]),
+        "action": "S1 November 21, 2026",
+    }
+    lines = dict(line.split("=", 1) for line in text.splitlines())
+    for key, value in expected.items():
+        shown = value if isinstance(value, str) else escape_markdown(",".join(value))
+        assert lines[key] == shown, key
+    assert "trend" in expected["row"] and "has_trend" in expected["table"]
+    assert {"prompt", "value", "note", "evidence", "table", "answered"} <= set(expected["question"])
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "zh"])
+def test_shipped_templates_read_the_same_in_the_sandbox(
+    tmp_path: Path, mini: Evaluation, lang: str
+) -> None:
+    # With a --templates folder, the shipped templates run in the sandbox with
+    # autoescape; on their own they run in a plain environment that escapes
+    # in `finalize` (each text once). Both must write the same bytes, nasty input too.
+    empty = tmp_path / "templates"
+    empty.mkdir()
+    for evaluation in (mini, _with_note(tmp_path, f"nasty-{lang}", NASTY)):
+        for fmt in ("md", "html"):
+            plain = render(evaluation, fmt, lang=lang)
+            assert render(evaluation, fmt, lang=lang, template_dirs=[empty]) == plain
+            assert render(evaluation, fmt, lang=lang) == plain  # escaped texts remembered
+
+
+def test_escaped_texts_escape_like_autoescape() -> None:
+    from markupsafe import Markup, escape
+
+    texts = rendering._EscapedTexts(rendering._escape_html)
+    for _ in range(2):  # once escaped, once remembered
+        assert texts[NASTY] == str(escape(NASTY))
+        assert texts["a < b & 'c'"] == "a &lt; b &amp; &#39;c&#39;"
+        assert texts[None] == ""
+        assert texts[12] == "12"
+        assert texts[Markup("<em>kept</em>")] == "<em>kept</em>"
+    markdown = rendering._EscapedTexts(rendering._escape_markdown_uncached)
+    for raw in (NASTY, "- item", "-87.90%", None, 3, -5, Markup("**kept**")):
+        assert markdown[raw] == escape_markdown(raw)
+        assert markdown[raw] == escape_markdown(raw)
+
+
+def test_escaped_texts_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rendering, "_ESCAPED_CACHE_SIZE", 10)
+    texts = rendering._EscapedTexts(rendering._escape_html)
+    for n in range(35):
+        assert texts[f"<{n}>"] == f"&lt;{n}&gt;"
+        assert len(texts) <= 10
+
+
+def test_markdown_quick_check_never_skips_needed_escaping() -> None:
+    # Most texts need no escaping and skip the work; the check must be exact.
+    alphabet = ["-", "+", "=", "1", "12", ".", ")", " ", "\t", "\n", "\r", "a", "#", "%", "\xa0"]
+    rng = random.Random(7)
+    samples = {"", "-87.90%", "- x", "-", "+1", "+ 1", "=", "1.5", "1.", "1) x", "1234567890."}
+    samples.update("".join(rng.choices(alphabet, k=rng.randint(1, 6))) for _ in range(5000))
+    for text in samples:
+        assert rendering._escape_markdown_text(text) == rendering._escape_markdown_full(text), text
+
+
+def test_markdown_blank_runs_are_collapsed(tmp_path: Path, mini: Evaluation) -> None:
+    (tmp_path / "opinion.md.j2").write_text("\n\n{{ loan.id }}\n\n\n\n\nend\n\n\n")
+    assert render(mini, "md", template_dirs=[tmp_path]) == "L-1\n\nend\n"
+    (tmp_path / "opinion.md.j2").write_text("{{ loan.id }}\n\nend")
+    rendering.clear_caches()
+    assert render(mini, "md", template_dirs=[tmp_path]) == "L-1\n\nend\n"
+
+
+def _trend_by_decimals(last: Any, previous: Any) -> str | None:
+    def amount(value: Any) -> Decimal | None:
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+            return None
+        return Decimal(str(value))
+
+    a, b = amount(last), amount(previous)
+    if a is None or b is None:
+        return None
+    return "up" if a > b else "down" if a < b else "unchanged"
+
+
+def test_trend_of_floats_and_ints_as_their_decimal_forms(mini: Evaluation) -> None:
+    fmt = rendering._Formatter(rendering._prepared(mini.checklist, "en"), "EUR")
+    rng = random.Random(11)
+    pairs: list[tuple[Any, Any]] = [
+        (0.1 + 0.2, 0.3),
+        (0.3, 0.1 + 0.2),
+        (0.0, -0.0),
+        (float("inf"), 1e308),
+        (1.0, 1),
+        (True, 0),
+        (True, False),
+        (2, 3),
+        (5, 5),
+        (Decimal("1.10"), 1.1),
+    ]
+    for _ in range(2000):
+        x = rng.uniform(-5, 5)
+        pairs.append((x, x + rng.choice([0.0, 1e-16, -1e-16, 5e-324, 1e-3])))
+        pairs.append((rng.randint(-9, 9), rng.randint(-9, 9)))
+    for last, previous in pairs:
+        assert rendering._trend(last, previous, "ratio", fmt) == _trend_by_decimals(last, previous)
+
+
+def test_shipped_environment_reads_keys_and_keeps_jinja_objects() -> None:
+    # The shipped environment reads `a.b` on the context's dicts as a["b"];
+    # Jinja's own objects and dict methods keep their usual meaning.
+    env = rendering._environment((), "html")
+    template = env.from_string(
+        "{% for x in rows %}{{ loop.index }}:{{ x.label }}"
+        "{% for k, v in x.items() | sort %} {{ k }}={{ v }}{% endfor %};{% endfor %}"
+    )
+    text = template.render(rows=[{"label": "<a>", "n": 1}, {"label": "b & c", "n": None}])
+    assert text == "1:&lt;a&gt; label=&lt;a&gt; n=1;2:b &amp; c label=b &amp; c n=;"
+    with pytest.raises(KeyError):
+        env.from_string("{{ row.missing }}").render(row={"label": "x"})

@@ -9,21 +9,29 @@ text; it never formats numbers or looks anything up.
 
 Templates are ``opinion.md.j2`` and ``opinion.html.j2``, searched in the
 user's ``template_dirs`` first, then in the shipped ``templates`` folder.
-They run in Jinja's immutable sandbox with :class:`jinja2.StrictUndefined`
-(a misspelt name is an error, not silently empty text). Any problem with a
-template (not found, syntax error, error while rendering) raises
-:class:`~postloan_cli.errors.InputError` with one ``PL400`` problem carrying
-the template file and line.
+With ``template_dirs`` they run in Jinja's immutable sandbox; the shipped
+templates alone, our own code, run in a plain environment. Both use
+:class:`jinja2.StrictUndefined` (a misspelt name is an error, not silently
+empty text). Any problem with a template (not found, syntax error, error
+while rendering) raises :class:`~postloan_cli.errors.InputError` with one
+``PL400`` problem carrying the template file and line.
 
-Escaping: everything user-written is escaped. HTML templates autoescape.
-Markdown templates pass every ``{{ value }}`` through a ``finalize`` hook
-(:func:`escape_markdown`) unless the value is :class:`markupsafe.Markup`:
-Markdown punctuation is backslash-escaped, block markers at the start of the
-value are neutralised, and newlines become ``<br>``, so a note can never add
-a heading, a list, a table row or raw HTML to the document.
+Escaping: everything user-written (checklist text included) is escaped.
+HTML templates autoescape. Markdown templates pass every ``{{ value }}``
+through a ``finalize`` hook (:func:`escape_markdown`) unless the value is
+:class:`markupsafe.Markup`: Markdown punctuation is backslash-escaped, block
+markers at the start of the value are neutralised, and newlines become
+``<br>``, so a note can never add a heading, a list, a table row or raw HTML
+to the document. The plain environment of the shipped templates writes the
+same text, escaping in ``finalize`` for both formats and remembering each
+escaped text (:class:`_EscapedTexts`): labels, prompts and choice names are
+escaped once per process, not once per report.
 
 Environments and compiled templates are cached per process, per
-(template folders, format): a batch compiles each template once.
+(template folders, format): a batch compiles each template once. What the
+context takes from the checklist and the language alone (localized titles,
+prompts, choice labels, table headings) is prepared once per checklist
+version and language (:class:`_Prepared`), not once per answer file.
 
 Context keys (``report_context``; a lint rule checks template names against
 this list; ``str?`` means a string or ``None``):
@@ -92,14 +100,14 @@ from __future__ import annotations
 import functools
 import re
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from postloan_cli import __version__
 from postloan_cli.compiled import CompiledChecklist
@@ -117,13 +125,14 @@ from postloan_cli.i18n import (
 )
 from postloan_cli.models import (
     AnyQuestion,
+    Checklist,
     Classification,
     DecimalQuestion,
     GroupQuestion,
     IntegerQuestion,
     Money,
     MultipleChoiceQuestion,
-    ScalarQuestionType,
+    Section,
     Severity,
     SingleChoiceQuestion,
     Text,
@@ -182,7 +191,10 @@ def render(
     except Exception as exc:  # any template failure is the template author's, not ours
         raise InputError([_runtime_problem(exc, template)]) from None
     if fmt == "md":
-        text = _BLANK_RUNS.sub("\n\n", text).strip("\n") + "\n"
+        # a regex scan of the whole report costs more than the template; runs are rare
+        if "\n\n\n" in text:
+            text = _BLANK_RUNS.sub("\n\n", text)
+        text = text.strip("\n") + "\n"
     elif not text.endswith("\n"):
         text += "\n"
     return text
@@ -207,43 +219,45 @@ def _shared_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
 
 
 def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
-    """The plain data the opinion templates read (keys: see the module docstring)."""
-    checklist = evaluation.checklist.checklist
+    """The plain data the opinion templates read (keys: see the module docstring).
+
+    What depends only on the checklist and the language (titles, prompts,
+    choice names, table headings, labels) is prepared once per checklist and
+    language (:func:`_prepared`); this adds what the answer file says. Every
+    call returns dicts and lists of its own: changing one context changes no other.
+    """
+    compiled = evaluation.checklist
+    checklist = compiled.checklist
     language = lang or checklist.default_language
-    fmt = _Formatter(
-        language, checklist.default_language, evaluation.answer_file.loan.amount.currency
-    )
+    prep = _prepared(compiled, language)
     af = evaluation.answer_file
     loan, inspection, opinion = af.loan, af.inspection, af.opinion
-    lab = fmt.labels
+    fmt = _Formatter(prep, loan.amount.currency)
+    lab = prep.labels
 
-    section_titles = {s.id: fmt.text(s.title) for s in checklist.sections}
     signals = [
-        _signal(evaluation, fmt, signal, index, section_titles)
-        for index, signal in enumerate(evaluation.signals, start=1)
+        _signal(evaluation, prep, fmt, signal, number)
+        for number, signal in enumerate(evaluation.signals, start=1)
     ]
     by_section: dict[str, list[dict[str, Any]]] = {}
     for entry in signals:
         by_section.setdefault(entry["section_id"], []).append(entry)
 
     sections = [
-        _section(evaluation, fmt, section, number, by_section.get(section.id, []))
-        for number, section in enumerate(checklist.sections, start=1)
+        _section(evaluation, fmt, plan, by_section.get(plan.id, [])) for plan in prep.sections
     ]
 
     actions = [s for s in signals if s["action"] or s["escalate_to"]]
     actions.sort(key=lambda s: (s["due_iso"] is None, s["due_iso"] or "", s["number"]))
 
+    per_severity = dict.fromkeys(prep.severities, 0)
+    for signal in evaluation.signals:
+        per_severity[signal.severity] += 1
     counts = [
-        {
-            "severity_id": severity.value,
-            "severity": lab["severity_" + severity.value],
-            "count": sum(1 for s in evaluation.signals if s.severity is severity),
-        }
-        for severity in reversed(list(Severity))
+        {"severity_id": severity.value, "severity": label, "count": per_severity[severity]}
+        for severity, label in prep.severities.items()
     ]
 
-    loan_types = {t.id: t.label for t in checklist.loan_types}
     loan_ctx: dict[str, Any] = {
         "id": loan.id,
         "bank": loan.bank,
@@ -252,7 +266,7 @@ def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
         "borrower": loan.borrower.name,
         "borrower_id": loan.borrower.id,
         "industry": loan.borrower.industry,
-        "type": fmt.text(loan_types.get(loan.type, loan.type)),
+        "type": prep.loan_types.get(loan.type, loan.type),
         "type_id": loan.type,
         "amount": fmt.money(loan.amount.amount, loan.amount.currency),
         "outstanding": fmt.money(loan.outstanding.amount, loan.outstanding.currency),
@@ -263,26 +277,7 @@ def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
         "days_past_due": format_integer(loan.days_past_due, language),
         "days_past_due_value": loan.days_past_due,
     }
-    loan_ctx["fields"] = _fields(
-        lab,
-        loan_ctx,
-        (
-            "bank",
-            "branch",
-            "id:loan_id",
-            "contract",
-            "borrower",
-            "borrower_id",
-            "industry",
-            "type:loan_type",
-            "amount",
-            "outstanding",
-            "disbursed_on",
-            "matures_on",
-            "purpose",
-            "days_past_due",
-        ),
-    )
+    loan_ctx["fields"] = _fields(prep.loan_fields, loan_ctx)
 
     officer = inspection.officer
     inspection_ctx: dict[str, Any] = {
@@ -298,19 +293,7 @@ def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
         "certificate": officer.certificate,
         "officer_role": officer.role,
     }
-    inspection_ctx["fields"] = _fields(
-        lab,
-        inspection_ctx,
-        (
-            "kind:inspection_kind",
-            "date:inspection_date",
-            "reason",
-            "previous:previous_inspection",
-            "place",
-            "officer",
-            "certificate",
-        ),
-    )
+    inspection_ctx["fields"] = _fields(prep.inspection_fields, inspection_ctx)
 
     proposed = opinion.proposed_classification
     review = af.review
@@ -321,7 +304,7 @@ def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
             "title": lab["title"],
             "checklist_id": checklist.id,
             "checklist_version": checklist.version,
-            "checklist_title": fmt.text(checklist.title),
+            "checklist_title": prep.title,
             "tool": "postloan",
             "tool_version": __version__,
             "generator": f"postloan {__version__}",
@@ -331,9 +314,9 @@ def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
         "loan": loan_ctx,
         "inspection": inspection_ctx,
         "summary": {
-            "suggested": fmt.classification(evaluation.suggested),
+            "suggested": prep.classifications[evaluation.suggested],
             "suggested_id": evaluation.suggested.value,
-            "proposed": fmt.classification(proposed) if proposed else None,
+            "proposed": prep.classifications[proposed] if proposed else None,
             "proposed_id": proposed.value if proposed else None,
             "differs": evaluation.proposal_differs,
             "reason": _blank_none(opinion.reason),
@@ -346,7 +329,7 @@ def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
         "actions": actions,
         "opinion": {
             "overall": _blank_none(opinion.overall),
-            "proposed": fmt.classification(proposed) if proposed else None,
+            "proposed": prep.classifications[proposed] if proposed else None,
             "proposed_id": proposed.value if proposed else None,
             "reason": _blank_none(opinion.reason),
         },
@@ -365,34 +348,304 @@ def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
     }
 
 
+# --- what a checklist and a language fix, prepared once ------------------------------
+
+
+class _Shown:
+    """How answers to one question (or group field) are shown, in one language."""
+
+    __slots__ = ("choices", "group", "unit")
+
+    def __init__(self, question: AnyQuestion, text: Callable[[Text | None], str]) -> None:
+        #: choice id -> localized choice label (choice questions only)
+        self.choices: dict[str, str] | None = None
+        #: the localized unit after a number (integer and decimal questions with a unit)
+        self.unit: str | None = None
+        #: the question itself when it is a repeating group
+        self.group: GroupQuestion | None = None
+        if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion):
+            self.choices = {c.id: text(c.label) for c in question.choices}
+        elif isinstance(question, IntegerQuestion | DecimalQuestion) and question.unit:
+            self.unit = text(question.unit)
+        elif isinstance(question, GroupQuestion):
+            self.group = question
+
+
+class _GroupPlan:
+    """A repeating group's table without its items: headings, cell formats, order."""
+
+    __slots__ = ("columns", "corner", "order_field", "question")
+
+    def __init__(self, question: GroupQuestion, prep: _Prepared, order_field: str | None) -> None:
+        self.question = question
+        self.order_field = order_field
+        #: (id, heading, format, how answers are shown or None for computed values, computed)
+        self.columns: tuple[tuple[str, str, str, _Shown | None, bool], ...] = tuple(
+            [
+                (f.id, prep.text(f.prompt), f.type, prep.shown(f), False)
+                for f in question.fields
+                if f.id != question.item_label  # it heads the row or column already
+            ]
+            + [(c.id, prep.text(c.label), c.format, None, True) for c in question.computed]
+        )
+        corner = prep.labels["item"]
+        for field_q in question.fields:
+            if field_q.id == question.item_label:
+                corner = prep.text(field_q.prompt)
+        self.corner = corner
+
+
+class _QuestionPlan:
+    """One question of a section as the report shows it, before any answer."""
+
+    __slots__ = ("group", "help", "id", "prompt", "shown", "type")
+
+    def __init__(self, question: AnyQuestion, prep: _Prepared, series: Mapping[str, str]) -> None:
+        self.id = question.id
+        self.type = question.type
+        self.prompt = prep.text(question.prompt)
+        self.help = prep.text(question.help) or None
+        self.shown = prep.shown(question)
+        self.group = (
+            _GroupPlan(question, prep, series.get(question.id))
+            if isinstance(question, GroupQuestion)
+            else None
+        )
+
+
+class _SectionPlan:
+    """One section of the checklist as the report shows it, before any answer."""
+
+    __slots__ = (
+        "anchor",
+        "area",
+        "computed",
+        "description",
+        "id",
+        "number",
+        "questions",
+        "title",
+    )
+
+    def __init__(
+        self, section: Section, number: int, prep: _Prepared, series: Mapping[str, str]
+    ) -> None:
+        self.id = section.id
+        self.number = number
+        self.area = section.area
+        self.title = prep.text(section.title)
+        self.description = prep.text(section.description) or None
+        self.anchor = f"section-{section.id}"
+        self.questions = tuple(_QuestionPlan(q, prep, series) for q in section.questions)
+        #: (id, label, format) of the section's computed values
+        self.computed = tuple((c.id, prep.text(c.label), c.format) for c in section.computed)
+
+
+class _Prepared:
+    """What a report context takes from the checklist and the language alone.
+
+    Batch workers render thousands of answer files of one checklist version:
+    titles, prompts, choice labels and table headings are localized here once
+    instead of in every report. Only strings (and the shared ``labels``
+    mapping) go from here into a context; its dicts and lists are made anew
+    for each report.
+    """
+
+    def __init__(self, compiled: CompiledChecklist, lang: str) -> None:
+        checklist = compiled.checklist
+        self.compiled = compiled
+        self.lang = lang
+        self.default = checklist.default_language
+        self.labels = labels(lang)
+        lab = self.labels
+        # Every translatable text of the checklist, localized, by identity: the
+        # evaluation hands back these same objects (signal texts, evidence labels).
+        self._texts: dict[int, tuple[Text, str]] = {}
+        for text in _checklist_texts(checklist):
+            if isinstance(text, dict):
+                self._texts[id(text)] = (text, localize(text, lang, self.default))
+        # How each question and group field shows its answers, by identity too.
+        self._shown: dict[int, tuple[AnyQuestion, _Shown]] = {}
+        for ref in compiled.questions.values():
+            self.shown(ref.question)
+        self.title = self.text(checklist.title)
+        self.loan_types = {t.id: self.text(t.label) for t in checklist.loan_types}
+        series = _series_fields(compiled)
+        self.sections = tuple(
+            _SectionPlan(section, number, self, series)
+            for number, section in enumerate(checklist.sections, start=1)
+        )
+        self.section_titles = {plan.id: plan.title for plan in self.sections}
+        #: severity -> label, most severe first (the order of the summary counts)
+        self.severities = {s: lab["severity_" + s.value] for s in reversed(list(Severity))}
+        self.classifications = {c: lab["classification_" + c.value] for c in Classification}
+        self.loan_fields = _field_labels(lab, _LOAN_FIELDS)
+        self.inspection_fields = _field_labels(lab, _INSPECTION_FIELDS)
+        self.evidence_labels = {key: lab.get(name, key) for key, name in _LOAN_LABELS.items()}
+
+    def text(self, text: Text | None) -> str:
+        """``text`` in the report language (with the checklist's fallbacks)."""
+        if type(text) is str:
+            return text
+        known = self._texts.get(id(text))
+        if known is not None and known[0] is text:
+            return known[1]
+        return localize(text, self.lang, self.default)
+
+    def shown(self, question: AnyQuestion) -> _Shown:
+        """How answers to ``question`` are shown (made once per question of the checklist)."""
+        known = self._shown.get(id(question))
+        if known is not None and known[0] is question:
+            return known[1]
+        shown = _Shown(question, self.text)
+        if len(self._shown) < _MAX_SHOWN:  # bounded, should evidence bring foreign questions
+            self._shown[id(question)] = (question, shown)
+        if isinstance(question, GroupQuestion):
+            for field_q in question.fields:
+                self.shown(field_q)
+        return shown
+
+
+_MAX_SHOWN = 10_000
+
+_prepared_cache: dict[tuple[int, str], _Prepared] = {}
+
+
+def _prepared(compiled: CompiledChecklist, lang: str) -> _Prepared:
+    """The prepared data of ``compiled`` in ``lang``, made once per process."""
+    prep = _prepared_cache.get((id(compiled), lang))
+    # the identity checks: an id can be reused once a checklist is gone, and
+    # labels can be reloaded (tests change them)
+    if prep is None or prep.compiled is not compiled or prep.labels is not labels(lang):
+        prep = _Prepared(compiled, lang)
+        if len(_prepared_cache) >= 32:
+            _prepared_cache.clear()
+        _prepared_cache[(id(compiled), lang)] = prep
+    return prep
+
+
+def _checklist_texts(checklist: Checklist) -> Iterator[Text | None]:
+    """Every translatable text of ``checklist`` (``None`` where one is absent)."""
+    yield checklist.title
+    yield checklist.description
+    for loan_type in checklist.loan_types:
+        yield loan_type.label
+    for threshold in checklist.thresholds:
+        yield threshold.label
+    for section in checklist.sections:
+        yield section.title
+        yield section.description
+        for comp in section.computed:
+            yield comp.label
+        for rule in section.rules:
+            yield rule.signal
+            yield rule.action
+            yield rule.escalate_to
+        for question in section.questions:
+            yield from _question_texts(question)
+            if isinstance(question, GroupQuestion):
+                for field_q in question.fields:
+                    yield from _question_texts(field_q)
+                for comp in question.computed:
+                    yield comp.label
+
+
+def _question_texts(question: AnyQuestion) -> Iterator[Text | None]:
+    yield question.prompt
+    yield question.help
+    if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion):
+        for choice in question.choices:
+            yield choice.label
+    elif isinstance(question, IntegerQuestion | DecimalQuestion):
+        yield question.unit
+
+
+#: Header rows of the loan and the inspection: context key, or ``key:label key``.
+_LOAN_FIELDS = (
+    "bank",
+    "branch",
+    "id:loan_id",
+    "contract",
+    "borrower",
+    "borrower_id",
+    "industry",
+    "type:loan_type",
+    "amount",
+    "outstanding",
+    "disbursed_on",
+    "matures_on",
+    "purpose",
+    "days_past_due",
+)
+_INSPECTION_FIELDS = (
+    "kind:inspection_kind",
+    "date:inspection_date",
+    "reason",
+    "previous:previous_inspection",
+    "place",
+    "officer",
+    "certificate",
+)
+
+
+def _field_labels(lab: Mapping[str, str], spec: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """(context key, label) of each header row in ``spec``."""
+    rows = []
+    for entry in spec:
+        key, _, label_key = entry.partition(":")
+        rows.append((key, lab[label_key or key]))
+    return tuple(rows)
+
+
+def _fields(spec: Sequence[tuple[str, str]], data: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Header rows ``{key, label, value}`` for the present values, in ``spec`` order."""
+    rows = []
+    for key, label in spec:
+        value = data.get(key)
+        if value is not None and value != "":
+            rows.append({"key": key, "label": label, "value": value})
+    return rows
+
+
 # --- formatting values ------------------------------------------------------------
 
 
+_NUMBERS = (int, float, Decimal)
+#: Answer types never equal to ``""`` (the test skips a Python-level ``__eq__`` for money).
+_NEVER_BLANK = frozenset({bool, int, float, Decimal, Money, date, list})
+
+
 class _Formatter:
-    """Formats values for one report: language, fallback language, loan currency."""
+    """Formats the values of one report: its prepared language data and the loan currency."""
 
-    __slots__ = ("currency", "default", "labels", "lang")
+    __slots__ = (
+        "currency",
+        "labels",
+        "lang",
+        "no",
+        "not_answered",
+        "not_available",
+        "prep",
+        "separator",
+        "yes",
+    )
 
-    def __init__(self, lang: str, default: str, currency: str) -> None:
-        self.lang = lang
-        self.default = default
+    def __init__(self, prep: _Prepared, currency: str) -> None:
+        self.prep = prep
+        self.lang = prep.lang
         self.currency = currency
-        self.labels = labels(lang)
-
-    def text(self, text: Text | None) -> str:
-        return localize(text, self.lang, self.default)
-
-    def text_or_none(self, text: Text | None) -> str | None:
-        return localize(text, self.lang, self.default) or None
+        lab = self.labels = prep.labels
+        self.not_answered = lab["not_answered"]
+        self.not_available = lab["not_available"]
+        self.yes = lab["yes"]
+        self.no = lab["no"]
+        self.separator = lab["list_separator"]
 
     def date(self, value: date) -> str:
         return format_date(value, self.lang)
 
     def money(self, amount: Any, currency: str | None = None) -> str:
         return format_money(amount, currency or self.currency, self.lang)
-
-    def classification(self, value: Classification) -> str:
-        return self.labels["classification_" + value.value]
 
     def days(self, value: Any) -> str:
         return self.labels["days"].format(n=format_number(value, self.lang, max_decimals=1))
@@ -404,35 +657,64 @@ class _Formatter:
 
         ``fixed``: a computed value, shown with a fixed number of decimals.
         """
+        shown = self.prep.shown(question) if question is not None else None
+        return self.show(value, kind, shown, fixed)
+
+    def show(self, value: Any, kind: str, shown: _Shown | None, fixed: bool = False) -> str:
+        """:meth:`value`, with how the question shows answers (``None``: not a question).
+
+        The common types (about 160 values a report) are told apart by their
+        exact class first; anything else takes :meth:`_show`, the full order
+        of checks, which gives the same text for these too.
+        """
+        cls = value.__class__
+        if cls is bool:
+            return self.yes if value else self.no
+        if cls is str:
+            text: str = value
+            if not text:
+                return self.not_answered if shown is not None else self.not_available
+            if shown is not None and shown.choices is not None:
+                return shown.choices.get(text, text)
+            return text
+        if cls is Money:
+            return format_money(value.amount, value.currency or self.currency, self.lang)
+        if (cls is float or cls is Decimal or cls is int) and (
+            shown is None or shown.choices is None
+        ):
+            text = self._number(value, kind, fixed)
+            if shown is not None and shown.unit is not None:
+                text = f"{text} {shown.unit}"
+            return text
+        return self._show(value, kind, shown, fixed)
+
+    def _show(self, value: Any, kind: str, shown: _Shown | None, fixed: bool) -> str:
         if value is None or value == "":
-            return (
-                self.labels["not_answered"]
-                if question is not None
-                else self.labels["not_available"]
-            )
+            return self.not_answered if shown is not None else self.not_available
         if isinstance(value, Money):
             return self.money(value.amount, value.currency)
         if isinstance(value, bool):
-            return self.labels["yes" if value else "no"]
-        if isinstance(question, SingleChoiceQuestion | MultipleChoiceQuestion):
-            choices = {c.id: c.label for c in question.choices}
-            items = value if isinstance(value, list) else [value]
-            return self.labels["list_separator"].join(
-                self.text(choices.get(str(v), str(v))) for v in items
-            )
-        if isinstance(question, GroupQuestion) and isinstance(value, list):
-            names = [item_label(question, item, i) for i, item in enumerate(value)]
-            return self.labels["items_count"].format(n=len(value)) + (
-                ": " + ", ".join(names) if names else ""
-            )
+            return self.yes if value else self.no
+        if shown is not None:
+            choices = shown.choices
+            if choices is not None:
+                if isinstance(value, list):
+                    return self.separator.join([choices.get(str(v), str(v)) for v in value])
+                return choices.get(str(value), str(value))
+            group = shown.group
+            if group is not None and isinstance(value, list):
+                names = [item_label(group, item, i) for i, item in enumerate(value)]
+                return self.labels["items_count"].format(n=len(value)) + (
+                    ": " + ", ".join(names) if names else ""
+                )
         if isinstance(value, date):
             return self.date(value)
         if isinstance(value, list):
-            return self.labels["list_separator"].join(self.value(v, kind) for v in value)
-        if isinstance(value, int | float | Decimal):
+            return self.separator.join([self.show(v, kind, None) for v in value])
+        if isinstance(value, _NUMBERS):
             text = self._number(value, kind, fixed)
-            if isinstance(question, IntegerQuestion | DecimalQuestion) and question.unit:
-                text = f"{text} {self.text(question.unit)}"
+            if shown is not None and shown.unit is not None:
+                text = f"{text} {shown.unit}"
             return text
         return str(value)
 
@@ -454,71 +736,61 @@ def _blank_none(text: str | None) -> str | None:
     return text if text and text.strip() else None
 
 
-def _fields(
-    lab: Mapping[str, str], data: Mapping[str, Any], spec: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Header rows ``{key, label, value}`` for the present values, in ``spec`` order."""
-    rows = []
-    for entry in spec:
-        key, _, label_key = entry.partition(":")
-        value = data.get(key)
-        if value is not None and value != "":
-            rows.append({"key": key, "label": lab[label_key or key], "value": value})
-    return rows
-
-
-def _question_kind(question: AnyQuestion) -> str:
-    return "money" if question.type == "money" else question.type
+# --- the per-answer part ------------------------------------------------------------
 
 
 def _section(
     evaluation: Evaluation,
     fmt: _Formatter,
-    section: Any,
-    number: int,
+    plan: _SectionPlan,
     signals: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    asked, value_of, given_of = evaluation.asked.get, evaluation.values.get, evaluation.given.get
+    show = fmt.show
     questions: list[dict[str, Any]] = []
-    for question in section.questions:
-        if not evaluation.asked.get(question.id, True):
+    for question in plan.questions:
+        qid = question.id
+        if not asked(qid, True):
             continue  # its condition was false: not part of this inspection
-        value = evaluation.values.get(question.id)
-        given = evaluation.given.get(question.id)
-        answered = value is not None and value != ""
+        value = value_of(qid)
+        given = given_of(qid)
+        if given:
+            note = given.note
+            if not (note and note.strip()):
+                note = None
+            evidence = list(given.evidence)
+        else:
+            note, evidence = None, []
         entry: dict[str, Any] = {
-            "id": question.id,
+            "id": qid,
             "type": question.type,
-            "prompt": fmt.text(question.prompt),
-            "help": fmt.text_or_none(question.help),
-            "answered": answered,
-            "value": fmt.value(value, _question_kind(question), question),
-            "note": _blank_none(given.note) if given else None,
-            "evidence": list(given.evidence) if given else [],
+            "prompt": question.prompt,
+            "help": question.help,
+            "answered": value is not None and (value.__class__ in _NEVER_BLANK or value != ""),
+            "value": show(value, question.type, question.shown),
+            "note": note,
+            "evidence": evidence,
             "table": None,
         }
-        if isinstance(question, GroupQuestion) and isinstance(value, list):
-            entry["table"] = _group_table(evaluation, fmt, question, value)
+        if question.group is not None and isinstance(value, list):
+            entry["table"] = _group_table(fmt, question.group, value)
         questions.append(entry)
-    computed = [
-        {
-            "id": comp.id,
-            "label": fmt.text(comp.label),
-            "value": fmt.value(evaluation.computed.get(comp.id), comp.format, fixed=True),
-        }
-        for comp in section.computed
-        if evaluation.applies(comp.id)
-    ]
-    conclusion = evaluation.answer_file.opinion.areas.get(section.id)
+    computed_values = evaluation.computed
+    computed = []
+    for cid, label, kind in plan.computed:
+        value = computed_values.get(cid)
+        if value is not None or evaluation.applies(cid):
+            computed.append({"id": cid, "label": label, "value": show(value, kind, None, True)})
     return {
-        "id": section.id,
-        "number": number,
-        "area": section.area,
-        "title": fmt.text(section.title),
-        "description": fmt.text_or_none(section.description),
-        "anchor": f"section-{section.id}",
+        "id": plan.id,
+        "number": plan.number,
+        "area": plan.area,
+        "title": plan.title,
+        "description": plan.description,
+        "anchor": plan.anchor,
         "questions": questions,
         "computed": computed,
-        "conclusion": _blank_none(conclusion),
+        "conclusion": _blank_none(evaluation.answer_file.opinion.areas.get(plan.id)),
         "signals": signals,
     }
 
@@ -526,68 +798,46 @@ def _section(
 _NUMERIC_KINDS = frozenset({"integer", "decimal", "money", "percent", "number", "ratio", "days"})
 
 
-def _group_table(
-    evaluation: Evaluation, fmt: _Formatter, question: GroupQuestion, items: list[dict[str, Any]]
-) -> dict[str, Any]:
+def _group_table(fmt: _Formatter, plan: _GroupPlan, items: list[dict[str, Any]]) -> dict[str, Any]:
     """A repeating group as a table, both ways round.
 
     A group the checklist treats as a series of periods (its rules or computed
     values take ``latest(group, 'field')`` or ``previous(...)``) is shown in
     that field's order, oldest first, with the change from the previous period.
     """
+    question = plan.question
     named = [(item_label(question, item, i), item) for i, item in enumerate(items)]
-    order_field = _series_fields(evaluation.checklist).get(question.id)
+    order_field = plan.order_field
     if order_field is not None:
         named.sort(key=lambda pair: _order_key(pair[1].get(order_field)))
 
-    columns: list[tuple[str, str, str, ScalarQuestionType | None, bool]] = []
-    for field_q in question.fields:
-        if field_q.id == question.item_label:
-            continue  # it heads the row or column already
-        columns.append(
-            (field_q.id, fmt.text(field_q.prompt), _question_kind(field_q), field_q, False)
-        )
-    for comp in question.computed:
-        columns.append((comp.id, fmt.text(comp.label), comp.format, None, True))
-
-    def cell(item: Mapping[str, Any], cid: str, kind: str, fq: ScalarQuestionType | None) -> str:
-        value = item.get(cid)
-        if value is None:
-            return fmt.labels["not_answered"] if fq is not None else fmt.labels["not_available"]
-        return fmt.value(value, kind, fq, fixed=fq is None)
-
-    grid = [[cell(item, cid, kind, fq) for cid, _, kind, fq, _ in columns] for _, item in named]
-    rows_by_item = [
-        {"label": name, "cells": cells} for (name, _), cells in zip(named, grid, strict=True)
+    columns = plan.columns
+    show = fmt.show
+    # a computed value (no question) is shown with its fixed number of decimals
+    grid = [
+        [show(item.get(cid), kind, shown, computed) for cid, _, kind, shown, computed in columns]
+        for _, item in named
     ]
-    rows_by_field = []
-    has_trend = False
-    for index, (cid, label, kind, _, is_computed) in enumerate(columns):
-        trend = None
-        if order_field is not None and len(named) > 1:
-            trend = _trend([item.get(cid) for _, item in named], kind, fmt)
-        has_trend = has_trend or trend is not None
-        rows_by_field.append(
-            {
-                "id": cid,
-                "label": label,
-                "computed": is_computed,
-                "cells": [cells[index] for cells in grid],
-                "trend": trend,
-            }
-        )
-    corner = fmt.labels["item"]
-    for field_q in question.fields:
-        if field_q.id == question.item_label:
-            corner = fmt.text(field_q.prompt)
+    by_field = [list(cells) for cells in zip(*grid, strict=True)] if grid else [[] for _ in columns]
+    if order_field is not None and len(named) > 1:
+        # periods: the change from the one before the last to the last
+        last, before = named[-1][1], named[-2][1]
+        trends = [_trend(last.get(c[0]), before.get(c[0]), c[2], fmt) for c in columns]
+    else:
+        trends = [None] * len(columns)
     return {
-        "corner": corner,
+        "corner": plan.corner,
         "layout": "by_field" if len(named) <= 4 else "by_item",
         "item_labels": [name for name, _ in named],
         "columns": [{"id": c[0], "label": c[1], "computed": c[4]} for c in columns],
-        "rows_by_item": rows_by_item,
-        "rows_by_field": rows_by_field,
-        "has_trend": has_trend,
+        "rows_by_item": [
+            {"label": name, "cells": cells} for (name, _), cells in zip(named, grid, strict=True)
+        ],
+        "rows_by_field": [
+            {"id": c[0], "label": c[1], "computed": c[4], "cells": cells, "trend": trend}
+            for c, cells, trend in zip(columns, by_field, trends, strict=True)
+        ],
+        "has_trend": any(trend is not None for trend in trends),
     }
 
 
@@ -604,14 +854,10 @@ def _order_key(value: Any) -> tuple[int, str]:
 _SERIES_CALL = re.compile(
     r"\b(?:latest|previous)\(\s*([a-z][a-z0-9_]*)\s*,\s*['\"]([a-z][a-z0-9_]*)['\"]"
 )
-_series_cache: dict[int, tuple[CompiledChecklist, dict[str, str]]] = {}
 
 
 def _series_fields(checklist: CompiledChecklist) -> dict[str, str]:
     """Groups the checklist orders as periods, with the field it orders them by."""
-    cached = _series_cache.get(id(checklist))
-    if cached is not None and cached[0] is checklist:
-        return cached[1]
     found: dict[str, str] = {}
     for section in checklist.checklist.sections:
         sources = [c.expr for c in section.computed] + [r.when for r in section.rules]
@@ -623,19 +869,25 @@ def _series_fields(checklist: CompiledChecklist) -> dict[str, str]:
                 ref = checklist.questions.get(group)
                 if ref is not None and isinstance(ref.question, GroupQuestion):
                     found.setdefault(group, field_id)
-    if len(_series_cache) >= 32:
-        _series_cache.clear()
-    _series_cache[id(checklist)] = (checklist, found)
     return found
 
 
-def _trend(values: list[Any], kind: str, fmt: _Formatter) -> str | None:
+def _trend(last_value: Any, previous_value: Any, kind: str, fmt: _Formatter) -> str | None:
     """The change from the previous item to the last one, in words."""
     if kind not in _NUMERIC_KINDS:
         return None
-    last, previous = _amount(values[-1]), _amount(values[-2])
-    if last is None or previous is None:
-        return None
+    cls = last_value.__class__
+    if cls is previous_value.__class__ and (
+        cls is int
+        or (cls is float and last_value == last_value and previous_value == previous_value)
+    ):
+        # two ints, or two floats (not NaN): they order as their decimal forms
+        # below would (a float's shortest repr is monotonic), without converting
+        last, previous = last_value, previous_value
+    else:
+        last, previous = _amount(last_value), _amount(previous_value)
+        if last is None or previous is None:
+            return None
     if last > previous:
         return fmt.labels["trend_up"]
     if last < previous:
@@ -663,51 +915,53 @@ _LOAN_LABELS = {
 
 
 def _signal(
-    evaluation: Evaluation,
-    fmt: _Formatter,
-    signal: Signal,
-    number: int,
-    section_titles: Mapping[str, str],
+    evaluation: Evaluation, prep: _Prepared, fmt: _Formatter, signal: Signal, number: int
 ) -> dict[str, Any]:
+    text = prep.text
+    due = signal.due
     return {
         "number": number,
         "ref": f"S{number}",
         "anchor": f"signal-{number}",
         "rule_id": signal.rule_id,
         "section_id": signal.section_id,
-        "section": section_titles.get(signal.section_id, signal.section_id),
+        "section": prep.section_titles.get(signal.section_id, signal.section_id),
         "severity_id": signal.severity.value,
-        "severity": fmt.labels["severity_" + signal.severity.value],
-        "text": fmt.text(signal.text),
+        "severity": prep.severities[signal.severity],
+        "text": text(signal.text),
         "item": signal.item,
-        "evidence": [_evidence(evaluation, fmt, e) for e in signal.evidence],
-        "action": fmt.text_or_none(signal.action),
-        "escalate_to": fmt.text_or_none(signal.escalate_to),
-        "due": fmt.date(signal.due) if signal.due else None,
-        "due_iso": signal.due.isoformat() if signal.due else None,
-        "classification": fmt.classification(signal.classification),
+        "evidence": [_evidence(evaluation, prep, fmt, e) for e in signal.evidence],
+        "action": text(signal.action) or None,
+        "escalate_to": text(signal.escalate_to) or None,
+        "due": fmt.date(due) if due else None,
+        "due_iso": due.isoformat() if due else None,
+        "classification": prep.classifications[signal.classification],
         "classification_id": signal.classification.value,
     }
 
 
-def _evidence(evaluation: Evaluation, fmt: _Formatter, evidence: Evidence) -> dict[str, Any]:
+def _evidence(
+    evaluation: Evaluation, prep: _Prepared, fmt: _Formatter, evidence: Evidence
+) -> dict[str, Any]:
+    kind = evidence.kind
     question: AnyQuestion | None = evidence.question
-    if question is None and evidence.kind == "answer":
+    if question is None and kind == "answer":
         ref = evaluation.checklist.questions.get(evidence.id)
         question = ref.question if ref else None
-    if evidence.kind == "loan":
-        label = fmt.labels.get(_LOAN_LABELS.get(evidence.id, evidence.id), evidence.id)
+    if kind == "loan":
+        known = prep.evidence_labels.get(evidence.id)
+        label = known if known is not None else prep.labels.get(evidence.id, evidence.id)
     else:
-        label = fmt.text(evidence.label) or evidence.id
+        label = prep.text(evidence.label) or evidence.id
     value = evidence.value
-    if evidence.kind == "loan" and evidence.format == "money" and value is not None:
+    if kind == "loan" and evidence.format == "money" and value is not None:
         shown = fmt.money(value)
     elif question is not None:
-        shown = fmt.value(value, evidence.format, question)
+        shown = fmt.show(value, evidence.format, prep.shown(question))
     else:
-        shown = fmt.value(value, evidence.format, fixed=evidence.kind == "computed")
+        shown = fmt.show(value, evidence.format, None, kind == "computed")
     return {
-        "kind": evidence.kind,
+        "kind": kind,
         "label": label,
         "value": shown,
         "item": evidence.item,
@@ -721,8 +975,11 @@ def _evidence(evaluation: Evaluation, fmt: _Formatter, evidence: Evidence) -> di
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~&!(){}])")
 _MD_LINE_START = re.compile(r"^(\s*)(=|-(?=[-\s]|$)|\+(?=\s|$)|\d{1,9}[.)](?=\s|$))")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
-#: Anything :func:`escape_markdown` would change (most values need nothing).
-_MD_NEEDS_WORK = re.compile(r"[\\`*_\[\]<>|#~&!(){}\r\n]|^\s|\s$|^[-+=]|^\d{1,9}[.)]")
+#: Anything :func:`escape_markdown` would change (most values need nothing): the same
+#: line-start markers as ``_MD_LINE_START`` (``-87.90%`` is not one).
+_MD_NEEDS_WORK = re.compile(
+    r"[\\`*_\[\]<>|#~&!(){}\r\n]|^\s|\s$|^(?:=|-(?=[-\s]|$)|\+(?=\s|$)|\d{1,9}[.)](?=\s|$))"
+)
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
@@ -757,6 +1014,11 @@ _MD_CACHE_SIZE = 4096
 def _escape_markdown_text(text: str) -> str:
     if _MD_NEEDS_WORK.search(text) is None:
         return text
+    return _escape_markdown_full(text)
+
+
+def _escape_markdown_full(text: str) -> str:
+    """:func:`_escape_markdown_text` without the quick check that most texts need nothing."""
     text = _MD_SPECIAL.sub(r"\\\1", text)
     lines = _NEWLINES.split(text)
     return "<br>".join(_MD_LINE_START.sub(_escape_marker, line).strip() for line in lines)
@@ -773,12 +1035,67 @@ def _html_finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
+def _escape_html(value: Any) -> str:
+    """``value`` as autoescape writes it: HTML-escaped, ``Markup`` unchanged, ``None`` empty."""
+    return "" if value is None else str(escape(value))
+
+
+def _escape_markdown_uncached(value: Any) -> str:
+    """:func:`escape_markdown` without its own cache (for :class:`_EscapedTexts`, which has one)."""
+    if type(value) is str:
+        return _escape_markdown_text(value)
+    return escape_markdown(value)
+
+
+class _EscapedTexts(dict[Any, str]):
+    """The shipped templates' ``finalize``: escaped text by raw text, escaped once.
+
+    A report shows the same labels, prompts, choice names and amounts as the
+    reports before it; the environment calls ``finalize`` for every value it
+    outputs. Used as ``finalize=texts.__getitem__``, a text seen before costs
+    one dict lookup in C and no Python call; a new one goes through
+    :meth:`__missing__`, which escapes it (and remembers it if it is a plain
+    ``str``). Only plain strings are remembered, so a number never meets a
+    text, and any other value (``None``, a number, ``Markup``) is escaped by
+    ``escape`` each time. The one difference from calling ``escape`` directly:
+    a ``Markup`` equal to a remembered text comes out escaped (too much, never
+    too little), and an unhashable value is an error instead of its ``repr``;
+    the shipped templates output neither.
+    """
+
+    __slots__ = ("_escape",)
+
+    def __init__(self, escape: Callable[[Any], str]) -> None:
+        super().__init__()
+        self._escape = escape
+
+    def __missing__(self, value: Any) -> str:
+        if type(value) is int:  # section numbers, counts: digits and "-" need no escaping
+            return str(value)
+        text = self._escape(value)
+        if type(value) is str:
+            if len(self) >= _ESCAPED_CACHE_SIZE:
+                self.clear()  # bounded: a batch must not grow with its files
+            self[value] = text
+        return text
+
+
+_ESCAPED_CACHE_SIZE = 8192
+
+
 # --- environments and templates --------------------------------------------------------
 
 
 #: Names a dict answers as attributes (``items``, ``get``...): never read as keys.
 _DICT_ATTRIBUTES = frozenset(dir(dict)) | frozenset(dir(MappingProxyType))
 _MAPPINGS = (dict, MappingProxyType)
+
+#: Jinja's own objects a template may name (``loop.index``): never read as dict keys.
+_JINJA_OBJECTS = frozenset({"loop", "self", "caller", "varargs", "kwargs", "super"})
+
+#: What the shipped environment's generated code depends on besides the template source
+#: (part of its bytecode cache key): change it whenever that code changes.
+_SHIPPED_CODE = "subscript-escaped-finalize-1"
 
 
 @functools.cache
@@ -791,13 +1108,37 @@ def _environment_classes() -> tuple[type[Environment], type[ImmutableSandboxedEn
     mapping proxy) and a name that is not a dict attribute, the result is the
     same key, read directly. Items are not attributes, so the sandbox has no
     check to make on them (its own ``getattr`` falls back to the item too).
+
+    The shipped templates, our own code reading only the report context (dicts,
+    lists and strings), go further: ``loan.id`` compiles to ``loan["id"]``, with
+    no call at all (``ShippedCodeGenerator``). Names that are dict attributes
+    or start with ``_``, and Jinja's own objects (``loop.index``), keep Jinja's
+    ``getattr``.
     """
     from jinja2 import Environment
+    from jinja2.compiler import CodeGenerator, Frame
+    from jinja2.nodes import Getattr, Name
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     mappings, reserved = _MAPPINGS, _DICT_ATTRIBUTES
 
+    class ShippedCodeGenerator(CodeGenerator):
+        def visit_Getattr(self, node: Getattr, frame: Frame) -> None:
+            if (
+                node.attr in reserved
+                or node.attr.startswith("_")
+                or (isinstance(node.node, Name) and node.node.name in _JINJA_OBJECTS)
+                or self.environment.is_async
+            ):
+                super().visit_Getattr(node, frame)
+                return
+            self.write("(")
+            self.visit(node.node, frame)
+            self.write(f")[{node.attr!r}]")
+
     class ShippedEnvironment(Environment):
+        code_generator_class = ShippedCodeGenerator
+
         def getattr(self, obj: Any, attribute: str) -> Any:
             if type(obj) in mappings and attribute not in reserved:
                 try:
@@ -825,7 +1166,14 @@ def _environment(dirs: tuple[str, ...], fmt: str) -> Environment:
     The shipped templates are our own code: they run in a plain environment.
     As soon as the user gives template folders, every template (theirs and
     the shipped ones they fall back to) runs in Jinja's immutable sandbox.
-    Autoescape, ``finalize`` and undefined handling are the same in both.
+    Undefined handling is the same in both, and so is the text out: the
+    sandbox autoescapes HTML and escapes Markdown in ``finalize``; the plain
+    environment escapes both in ``finalize`` (:class:`_EscapedTexts`: each
+    distinct text once, not once per report). Its HTML therefore runs without
+    autoescape, which is the same text for the shipped template: it outputs
+    only context values and ``join`` of them, no macros, ``{% set %}`` blocks
+    or ``|safe`` (their markup would be escaped again, which the golden files
+    would show).
     """
     from jinja2 import FileSystemLoader, StrictUndefined
 
@@ -833,11 +1181,21 @@ def _environment(dirs: tuple[str, ...], fmt: str) -> Environment:
     from postloan_cli.resources import shipped
 
     shipped_env, user_env = _environment_classes()
-    finalize: Callable[[Any], Any] = escape_markdown if fmt == "md" else _html_finalize
-    env_class: type[Environment] = user_env if dirs else shipped_env
+    finalize: Callable[[Any], Any]
+    if dirs:
+        env_class: type[Environment] = user_env
+        finalize = escape_markdown if fmt == "md" else _html_finalize
+        autoescape = fmt == "html"
+        flavour = f"{env_class.__name__}|{fmt}"
+    else:
+        env_class = shipped_env
+        texts = _EscapedTexts(_escape_markdown_uncached if fmt == "md" else _escape_html)
+        finalize = texts.__getitem__
+        autoescape = False
+        flavour = f"{env_class.__name__}|{fmt}|{_SHIPPED_CODE}"
     return env_class(
         loader=FileSystemLoader([*dirs, str(shipped("templates"))], encoding="utf-8"),
-        autoescape=fmt == "html",
+        autoescape=autoescape,
         finalize=finalize,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -845,7 +1203,7 @@ def _environment(dirs: tuple[str, ...], fmt: str) -> Environment:
         keep_trailing_newline=True,
         auto_reload=False,
         cache_size=-1,
-        bytecode_cache=template_bytecode_cache(f"{env_class.__name__}|{fmt}"),
+        bytecode_cache=template_bytecode_cache(flavour),
     )
 
 
@@ -892,6 +1250,8 @@ def _runtime_problem(exc: Exception, template: Template) -> Problem:
 
 
 def clear_caches() -> None:
-    """Forget cached environments and templates (tests that edit templates use this)."""
+    """Forget cached environments, templates and prepared checklists (tests use this)."""
     _template.cache_clear()
     _environment.cache_clear()
+    _prepared_cache.clear()
+    _last_context.clear()
