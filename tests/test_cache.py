@@ -68,11 +68,70 @@ def test_expression_hit_skips_compiling(
         raise AssertionError("compiled again despite the cache")
 
     monkeypatch.setattr(expressions, "_compile", refuse)
+    monkeypatch.setattr(expressions, "parse", refuse)
     again = expressions.compile_expression(SOURCE)
     assert again.names == first.names
     assert again.attributes == first.attributes
     assert again.evaluate(_namespace()) is True
     assert again.evaluate({**_namespace(), "loan": {"days_past_due": 3}}) is False
+
+
+def test_expression_run_by_jinja_is_cached_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh: None
+) -> None:
+    # A method call is not covered by the closures: its Jinja2 code is stored.
+    source = "loan.get('days_past_due') > 30"
+    monkeypatch.setenv("POSTLOAN_CACHE_DIR", str(tmp_path))
+    assert _compile_and_save(source).evaluate(_namespace()) is True
+
+    monkeypatch.setattr(cache, "EXPRESSIONS", cache.ExpressionStore())
+    expressions.compile_expression.cache_clear()
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("compiled again despite the cache")
+
+    monkeypatch.setattr(expressions, "_compile", refuse)
+    monkeypatch.setattr(expressions, "parse", refuse)
+    again = expressions.compile_expression(source)
+    assert again.evaluate(_namespace()) is True
+    assert again.evaluate({**_namespace(), "loan": {"days_past_due": 3}}) is False
+
+
+def test_unusable_blueprint_in_the_cache_is_compiled_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh: None
+) -> None:
+    monkeypatch.setenv("POSTLOAN_CACHE_DIR", str(tmp_path))
+    source = "loan.days_past_due"
+    names = frozenset({"loan"})
+    attrs = {"loan": frozenset({"days_past_due"})}
+    # What a tampered or foreign cache could hold: an internal, an unknown node.
+    for bad in [("getattr", ("name", "loan"), "__class__"), ("no such node", 1)]:
+        store = cache.ExpressionStore()
+        store.put(source, (names, attrs, bad))
+        store.save()
+        monkeypatch.setattr(cache, "EXPRESSIONS", cache.ExpressionStore())
+        expressions.compile_expression.cache_clear()
+        assert expressions.compile_expression(source).evaluate(_namespace()) == 45
+        expressions.save_compiled()  # the good blueprint replaces the bad one
+        monkeypatch.setattr(cache, "EXPRESSIONS", cache.ExpressionStore())
+        entry = cache.EXPRESSIONS.get(source)
+        assert entry is not None
+        assert entry[2] == ("getattr", ("name", "loan"), "days_past_due")
+
+
+def test_cache_folder_is_looked_up_again_when_its_setting_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh: None
+) -> None:
+    monkeypatch.setenv("POSTLOAN_CACHE_DIR", str(tmp_path / "one"))
+    _compile_and_save()
+    monkeypatch.setenv("POSTLOAN_CACHE_DIR", str(tmp_path / "two"))
+    _compile_and_save("a + b")
+    assert len(_expression_files(tmp_path / "one")) == 1
+    assert len(_expression_files(tmp_path / "two")) == 1
+    # The second folder holds only what was compiled while it was the setting.
+    monkeypatch.setattr(cache, "EXPRESSIONS", cache.ExpressionStore())
+    assert cache.EXPRESSIONS.get("a + b") is not None
+    assert cache.EXPRESSIONS.get(SOURCE) is None
 
 
 @pytest.mark.parametrize("damage", [b"", b"garbage", b"\xe3\x00\x00\x00\x01", "truncate"])

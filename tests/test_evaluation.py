@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CORE
+from conftest import CORE, EXAMPLES
+from postloan_cli.compiled import CompiledChecklist, compile_checklist
 from postloan_cli.evaluation import Evaluation, evaluate
 from postloan_cli.loading import load_answers
 from postloan_cli.models import Classification
@@ -128,3 +129,160 @@ def test_numbers_with_commas_only_as_thousands_separators() -> None:
         with pytest.raises(Invalid) as info:
             coerce(question, text, (), "CNY")
         assert "'.' for decimals" in info.value.message
+
+
+def _jinja_only(monkeypatch: pytest.MonkeyPatch, checklist: CompiledChecklist) -> CompiledChecklist:
+    """``checklist`` compiled again with every expression run by Jinja2 templates."""
+    from postloan_cli import expressions
+
+    def unsupported(node: object) -> None:
+        raise expressions._Unsupported(node)
+
+    expressions.compile_expression.cache_clear()
+    try:
+        with monkeypatch.context() as patch:
+            patch.setenv("POSTLOAN_CACHE_DIR", "off")
+            patch.setattr(expressions, "_lower", unsupported)
+            return compile_checklist(checklist.checklist)
+    finally:
+        expressions.compile_expression.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "path", [CORE / "answers" / "good.yaml", *sorted(EXAMPLES.glob("*.yaml"))], ids=lambda p: p.name
+)
+def test_closures_and_templates_evaluate_alike(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = load_answers(path, CHECKLISTS)
+    fast = evaluate(loaded.checklist, loaded.answers)
+    slow = evaluate(_jinja_only(monkeypatch, loaded.checklist), loaded.answers)
+    assert fast.computed  # something was computed, and compared
+    for name in ("values", "given", "asked", "computed", "signals", "suggested", "problems"):
+        assert getattr(fast, name) == getattr(slow, name), name
+    # Evidence.question is left out of ==: compare it too.
+    assert [[e.question for e in s.evidence] for s in fast.signals] == [
+        [e.question for e in s.evidence] for s in slow.signals
+    ]
+
+
+def test_per_item_rules_see_each_item_with_its_computed_values() -> None:
+    ev = _evaluate(CORE / "answers" / "good.yaml")
+    (signal,) = [s for s in ev.signals if s.rule_id == "per_period"]
+    assert signal.item == "2026-Q3"
+    fields = {e.id: e.value for e in signal.evidence if e.kind == "field"}
+    assert fields
+    # The item's values are the typed answers, not what expressions saw (floats).
+    item = ev.values["statements"][1]
+    assert all(item[k] == v for k, v in fields.items())
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"value": 3},
+        {"value": "x", "note": "seen on site"},
+        {"value": None, "note": None, "evidence": []},
+        {"value": [1, 2], "evidence": ["a", "b"]},
+        {"note": "no value"},
+        {"value": 1, "note": 5},
+        {"value": 1, "evidence": "not a list"},
+        {"value": 1, "evidence": ["a", 2]},
+        {"value": 1, "evidence": ("a",)},
+        {"value": 1, "evidence": None},
+        {"value": 1, "extra": 2},
+        {},
+        "bare",
+        12.5,
+        [1, 2],
+    ],
+)
+def test_long_form_answers_read_as_the_answer_model_reads_them(entry: object) -> None:
+    from pydantic import ValidationError
+
+    from postloan_cli.answers import GivenAnswer, split_answer
+    from postloan_cli.models import Answer
+
+    path = ("answers", "s", "q")
+    given, problem = split_answer(entry, path)
+    long_form = isinstance(entry, dict) and entry and set(entry) <= {"value", "note", "evidence"}
+    if not long_form:
+        assert (given, problem) == (GivenAnswer(entry, None, (), path, path), None)
+        return
+    try:
+        answer = Answer.model_validate(entry)
+    except ValidationError as exc:
+        assert given is None
+        assert problem is not None and problem.code == "PL300"
+        assert problem.path == (*path, *exc.errors()[0]["loc"])
+    else:
+        expected = GivenAnswer(
+            answer.value, answer.note, tuple(answer.evidence), path, (*path, "value")
+        )
+        assert (given, problem) == (expected, None)
+
+
+def test_answers_to_subclassed_question_types_are_checked_as_their_base() -> None:
+    from postloan_cli.answers import Invalid, coerce
+    from postloan_cli.models import IntegerQuestion
+
+    class Counted(IntegerQuestion):
+        pass
+
+    question = Counted(id="x", type="integer", prompt="x", min=0)
+    assert coerce(question, 3, (), "CNY") == 3
+    with pytest.raises(Invalid):
+        coerce(question, -1, (), "CNY")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "yes",
+        "maybe",
+        3,
+        None,
+        [{"name": "A", "kind": "land", "value": 10}],
+        [{"name": "A", "kind": "boat", "value": 10}],
+        [{"name": "A", "kind": "land", "value": "ten"}],
+        [{"name": "A", "colour": "red"}],
+        [{"kind": "land"}],
+        "not a list",
+    ],
+)
+def test_checklist_checkers_check_as_coerce_does(raw: object) -> None:
+    from postloan_cli.answers import Invalid, checker, coerce
+    from postloan_cli.models import GroupQuestion, SingleChoiceQuestion
+
+    choice = SingleChoiceQuestion.model_validate(
+        {
+            "id": "c",
+            "type": "single_choice",
+            "prompt": "c",
+            "choices": [{"id": "yes", "label": "Yes"}, {"id": "no", "label": "No"}],
+        }
+    )
+    group = GroupQuestion.model_validate(
+        {
+            "id": "g",
+            "type": "group",
+            "prompt": "g",
+            "fields": [
+                {"id": "name", "type": "text", "prompt": "n"},
+                {
+                    "id": "kind",
+                    "type": "single_choice",
+                    "prompt": "k",
+                    "choices": [{"id": "land", "label": "Land"}],
+                },
+                {"id": "value", "type": "money", "prompt": "v", "required": False},
+            ],
+        }
+    )
+
+    def outcome(check: Callable[..., object], question: object) -> object:
+        try:
+            return ("ok", check(question, raw, ("p",), "CNY"))
+        except Invalid as exc:
+            return ("invalid", exc.code, exc.message, exc.path)
+
+    for question in (choice, group):
+        assert outcome(checker(question), question) == outcome(coerce, question)  # type: ignore[arg-type]

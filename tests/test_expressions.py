@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from postloan_cli import expressions
 from postloan_cli.expressions import ExpressionError, check_names, compile_expression
 
 
@@ -69,3 +70,254 @@ def test_functions() -> None:
     assert compile_expression("latest(items, 'p').v").evaluate(ns) == 2
     assert compile_expression("previous(items, 'p').v").evaluate(ns) == 1
     assert compile_expression("pct_change(150, 200)").evaluate(ns) == -25.0
+
+
+# --- closures: what the checklist expressions compile to -----------------------------------
+
+NS = {
+    "n": 5,
+    "m": 7,
+    "x": "a",
+    "rec": {"b": 1, "c": {"d": 2}, "items": "an item called items"},
+    "lst": [{"v": 1, "k": "p"}, {"v": 2, "k": "q"}, {"v": 2, "k": "r"}],
+    "d1": dt.date(2026, 1, 1),
+    "d2": dt.date(2026, 1, 6),
+}
+
+
+def _run(source: str, **extra: object) -> object:
+    return compile_expression(source).evaluate({**expressions.base_namespace(), **NS, **extra})
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # names and constants
+        ("n", 5),
+        ("'a'", "a"),
+        ("1.5", 1.5),
+        ("none", None),
+        ("true", True),
+        # attribute and item access (a dict's item, as Jinja2 reads it)
+        ("rec.b", 1),
+        ("rec['b']", 1),
+        ("rec.c.d", 2),
+        ("lst[1].v", 2),
+        ("rec[x]", None),
+        # comparisons, chained as in Python
+        ("n > 3", True),
+        ("n >= 5 and n <= 5", True),
+        ("0 < n < 10", True),
+        ("0 < n < 3", False),
+        ("n == 5 != m", True),
+        ("x in ['a', 'b']", True),
+        ("x not in ['a']", False),
+        ("x in []", False),
+        ("'b' in rec", True),
+        # and / or / not
+        ("n > 3 and m > 3", True),
+        ("n > 9 or m", 7),
+        ("not x", False),
+        # arithmetic
+        ("n + m", 12),
+        ("m - n", 2),
+        ("n * 2", 10),
+        ("m / 2", 3.5),
+        ("m // 2", 3),
+        ("m % 4", 3),
+        ("n ** 2", 25),
+        ("-n", -5),
+        ("+n", 5),
+        ("x ~ n", "a5"),
+        # conditional expressions, lists, tuples
+        ("n if x else m", 5),
+        ("n if none else m", 7),
+        ("n if none", None),
+        ("[n, m]", [5, 7]),
+        ("(n, m)", (5, 7)),
+        # the whitelisted functions
+        ("days_between(d1, d2)", 5),
+        ("days_between(start=d1, end=d2)", 5),
+        ("latest(lst, 'k').v", 2),
+        ("previous(lst, 'k').v", 2),
+        ("pct_change(m, n)", 40.0),
+        # filters and tests
+        ("lst | sum(attribute='v')", 5),
+        ("lst | selectattr('v', 'equalto', 2) | list | length", 2),
+        ("lst | map(attribute='k') | join(',')", "p,q,r"),
+        ("x | upper", "A"),
+        ("rec.zz is none", False),
+        ("rec.zz is not none", True),
+        ("rec.zz is defined", False),
+        ("none is none", True),
+        ("n is number", True),
+        ("n is divisibleby 5", True),
+    ],
+)
+def test_each_node_type_runs_as_closures(source: str, expected: object) -> None:
+    assert isinstance(expressions._plan(expressions.parse(source)), tuple)  # no template
+    result = _run(source)
+    assert result == expected
+    assert type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        # A missing input is none, and so is what cannot be computed from it.
+        ("nope", None),
+        ("nope == 1", None),
+        ("rec.zz > 1", None),
+        ("n / 0", None),
+        ("n + none", None),
+        ("-x", None),
+        ("latest(nope, 'k')", None),
+        ("latest(lst, 'zz').v", None),
+        ("pct_change(n, 0)", None),
+        ("days_between(d1, nope)", None),
+        # but ``is none`` of something missing is false, as in Jinja2
+        ("nope is none", False),
+        ("nope | default('x')", "x"),
+    ],
+)
+def test_missing_or_uncomputable_is_none(source: str, expected: object) -> None:
+    assert _run(source) == expected
+
+
+# Sources with surprises: dict methods as attributes, undefined values inside
+# results, exceptions half-way, calls of whatever a name holds, Jinja2 quirks.
+TRICKY = [
+    "rec.items",
+    "rec['items']",
+    "rec.keys",
+    "rec.pop",
+    "rec.pop == 1",
+    "rec.zz",
+    "rec.zz is undefined",
+    "[rec.zz, n]",
+    "(n if x) == 1",
+    "n if nope else m",
+    "nope in [1, 2]",
+    "1 in nope",
+    "x in [y, 'a']",
+    "0 < n < m < 100",
+    "n < m > 2",
+    "s ~ nope",
+    "s ~ n ~ rec.b",
+    "'%s-%d' % (s, n)",
+    "s * 3",
+    "lst[5]",
+    "lst[n]",
+    "s[0]",
+    "d1.year",
+    "d1.replace",
+    "d2 - d1",
+    "lst.append",
+    "lst | first",
+    "lst | rejectattr('v', 'gt', 1) | map(attribute='v') | list",
+    "lst | selectattr('v') | list",
+    "nope | length",
+    "n is sameas n",
+    "x is in ['a']",
+    "latest(lst, 'v').v",
+    "pct_change(n)",
+    "latest(lst, 'v')",
+    "days_between(d1, d2) > 3 and rec.c.d",
+]
+TRICKY_NAMESPACES = [
+    {**NS, "y": "b", "s": "abc"},
+    {
+        "rec": {"b": None},
+        "x": None,
+        "y": None,
+        "n": None,
+        "m": None,
+        "s": None,
+        "lst": None,
+        "d1": None,
+        "d2": "2026-01-06",
+    },
+    {"rec": None, "x": 3, "y": 3, "n": 3.0, "m": 0, "s": "", "lst": [], "d2": dt.date(2025, 1, 1)},
+    {"rec": [1], "x": ["a"], "n": True, "m": False, "s": ["a"], "lst": [{"v": None}, 3, {"w": 1}]},
+    {"latest": len, "days_between": 3, "pct_change": None, "n": 2**70, "m": -1},
+    {},
+]
+
+
+def _outcome(expr: expressions.Expression, namespace: dict[str, object]) -> tuple[object, ...]:
+    try:
+        result = expr.evaluate({**expressions.base_namespace(), **namespace})
+    except ExpressionError as exc:
+        return ("refused", exc.code)
+    except Exception as exc:
+        return ("raised", type(exc).__name__)
+    return ("ok", type(result).__name__, repr(result))
+
+
+@pytest.mark.parametrize("source", TRICKY)
+def test_closures_do_what_jinja_does(source: str) -> None:
+    closures = compile_expression(source)
+    jinja = expressions.compile_with_jinja(source)
+    for namespace in TRICKY_NAMESPACES:
+        assert _outcome(closures, namespace) == _outcome(jinja, namespace), namespace
+
+
+def test_sandbox_refusals_hold_in_closures() -> None:
+    # A mutating method is reached only as an unsafe value: using it is refused.
+    with pytest.raises(ExpressionError) as info:
+        _run("rec.pop == 1")
+    assert info.value.code == "PL203"
+    assert _run("rec.pop") is None
+
+    # What a function's name holds is called through the sandbox, not blindly.
+    def dangerous(*_: object) -> None:
+        raise AssertionError("called")
+
+    dangerous.unsafe_callable = True  # type: ignore[attr-defined]
+    with pytest.raises(ExpressionError) as info:
+        _run("latest(lst, 'v')", latest=dangerous)
+    assert info.value.code == "PL203"
+    assert _run("latest(lst, 'v')", latest=3) is None  # not callable: none, as before
+
+
+def test_blueprint_with_internals_is_not_built() -> None:
+    # Only from a tampered cache could a blueprint name an internal: it is not used.
+    for plan in [
+        ("getattr", ("name", "rec"), "__class__"),
+        ("name", "__builtins__"),
+        ("getitem", ("name", "rec"), ("const", "__class__")),
+        ("call", "_private", (), ()),
+        ("const", object()),
+        ("what", 1),
+    ]:
+        assert expressions._runner(plan) is None
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("rec.get('b')", 1),  # a method call
+        ("lst[0:1] | length", 1),  # a slice
+        ("{'a': n}['a']", 5),  # a dict
+        ("days_between(*[d1, d2])", 5),  # *args
+        ("'{}-{}'.format(x, n)", "a-5"),  # the sandbox's own str.format
+    ],
+)
+def test_what_closures_do_not_cover_runs_as_before(source: str, expected: object) -> None:
+    assert not isinstance(expressions._plan(expressions.parse(source)), tuple)
+    assert _run(source) == expected
+
+
+def test_fallback_keeps_the_sandbox() -> None:
+    with pytest.raises(ExpressionError) as info:
+        _run("'{0.__class__}'.format(rec)")
+    assert info.value.code == "PL203"
+
+
+def test_unknown_filter_is_reported_as_jinja_reports_it() -> None:
+    from jinja2.exceptions import TemplateAssertionError
+
+    with pytest.raises(TemplateAssertionError):
+        compile_expression("x | no_such_filter")
+    with pytest.raises(TemplateAssertionError):
+        compile_expression("x is no_such_test")

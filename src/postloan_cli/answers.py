@@ -11,8 +11,9 @@ the edge can report its line and column.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -75,6 +76,14 @@ class Coerced:
 
 def split_answer(entry: Any, path: Path) -> tuple[GivenAnswer | None, Problem | None]:
     """Read one entry of ``answers:``: a bare value, or ``{value, note, evidence}``."""
+    cls = entry.__class__
+    if cls in _BARE:
+        return GivenAnswer(entry, None, (), path, path), None
+    if cls is dict and entry and entry.keys() <= _ANSWER_KEYS:
+        plain = _plain_answer(entry)
+        if plain is not None:
+            # What Answer would hold, read without building it (a hundred times per file).
+            return GivenAnswer(*plain, path, (*path, "value")), None
     if isinstance(entry, Mapping) and entry and set(entry) <= _ANSWER_KEYS:
         try:
             answer = Answer.model_validate(entry)
@@ -91,14 +100,62 @@ def split_answer(entry: Any, path: Path) -> tuple[GivenAnswer | None, Problem | 
     return GivenAnswer(entry, None, (), path, path), None
 
 
+#: Entries that are bare values for sure (a mapping may be the long form).
+_BARE = frozenset({str, int, float, bool, type(None), list, dt.date, dt.datetime})
+
+
+def _plain_answer(entry: Mapping[Any, Any]) -> tuple[Any, str | None, tuple[str, ...]] | None:
+    """``(value, note, evidence)`` of a long-form answer :class:`Answer` takes as it is.
+
+    ``None`` for anything else (a note that is not text, evidence that is not a
+    list of texts): :class:`Answer` then converts it or says what is wrong.
+    """
+    note = entry.get("note")
+    if note is not None and note.__class__ is not str:
+        return None
+    evidence = entry.get("evidence", _NO_EVIDENCE)
+    if evidence is _NO_EVIDENCE:
+        return entry.get("value"), note, ()
+    if evidence.__class__ is not list:
+        return None
+    for reference in evidence:
+        if reference.__class__ is not str:
+            return None
+    return entry.get("value"), note, tuple(evidence)
+
+
+_NO_EVIDENCE: Any = object()
+
+
 def coerce(question: AnyQuestion, raw: Any, path: Path, currency: str) -> Any:
     """Check ``raw`` against ``question`` and return the typed value.
 
     Raises :class:`Invalid` with a message a credit officer can act on.
     """
+    return _handler(question.__class__)(question, raw, path, currency)
+
+
+#: ``check(question, raw, path, currency)``: :func:`coerce` for one kind of question.
+Checker = Callable[[Any, Any, Path, str], Any]
+
+
+def checker(question: AnyQuestion) -> Checker:
+    """:func:`coerce` for ``question`` alone, what it needs about the question worked out once.
+
+    For a checklist's questions, kept with the compiled checklist: answers to
+    them are checked a hundred times per file. Call it with ``question``.
+    """
     if isinstance(question, GroupQuestion):
-        return _group(question, raw, path, currency)
-    return _scalar(question, raw, path, currency)
+        return functools.partial(_group, checks=_field_checks(question))
+    if isinstance(question, SingleChoiceQuestion):
+        return functools.partial(_single_choice, ids=frozenset(c.id for c in question.choices))
+    return _handler(question.__class__)
+
+
+def _field_checks(question: GroupQuestion) -> list[tuple[str, ScalarQuestionType, Checker]]:
+    """Each field of a group (the last of a repeated id) with its checker, in order."""
+    fields = {f.id: f for f in question.fields}
+    return [(fid, field_q, checker(field_q)) for fid, field_q in fields.items()]
 
 
 def _describe(raw: Any) -> str:
@@ -113,9 +170,11 @@ def _describe(raw: Any) -> str:
 
 
 def _number(raw: Any, path: Path, what: str) -> Decimal:
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+    if raw.__class__ is int or raw.__class__ is float:
+        text = repr(raw)  # the common case first: a plain YAML number
+    elif isinstance(raw, bool) or not isinstance(raw, int | float | str):
         raise Invalid("PL305", f"expected {what}, found {_describe(raw)}", path)
-    if isinstance(raw, str):
+    elif isinstance(raw, str):
         text = raw.strip()
         if "," in text:
             # Only thousands separators are accepted: "1.234,56" (Spanish
@@ -147,93 +206,153 @@ def _bounds(value: Any, low: Any, high: Any, path: Path) -> None:
 
 
 def _scalar(question: ScalarQuestionType, raw: Any, path: Path, currency: str) -> Any:
-    if isinstance(question, YesNoQuestion):
-        if isinstance(raw, bool):
+    return _handler(question.__class__)(question, raw, path, currency)
+
+
+@functools.cache
+def _handler(cls: type) -> Checker:
+    """The function checking answers to questions of class ``cls``.
+
+    Picked once per class (``isinstance`` on a pydantic model class is slow,
+    and a hundred answers per file are checked).
+    """
+    if issubclass(cls, GroupQuestion):
+        return _group
+    handlers: list[tuple[Any, Checker]] = [
+        (YesNoQuestion, _yes_no),
+        (SingleChoiceQuestion, _single_choice),
+        (MultipleChoiceQuestion, _multiple_choice),
+        (IntegerQuestion, _integer),
+        (DecimalQuestion | PercentQuestion, _decimal),
+        (MoneyQuestion, _money),
+        (DateQuestion, _date),
+        (TextQuestion, _text),
+    ]
+    for kind, handler in handlers:
+        if issubclass(cls, kind):
+            return handler
+    return _unhandled
+
+
+def _unhandled(question: Any, raw: Any, path: Path, currency: str) -> Any:
+    raise AssertionError(f"unhandled question type {question!r}")  # pragma: no cover
+
+
+def _yes_no(question: YesNoQuestion, raw: Any, path: Path, currency: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.strip().lower() in _YES | _NO:
+        return raw.strip().lower() in _YES
+    raise Invalid("PL305", f"expected yes or no (true/false), found {_describe(raw)}", path)
+
+
+def _single_choice(
+    question: SingleChoiceQuestion,
+    raw: Any,
+    path: Path,
+    currency: str,
+    ids: frozenset[str] | None = None,
+) -> str:
+    if ids is not None and raw.__class__ is str:
+        if raw in ids:
             return raw
-        if isinstance(raw, str) and raw.strip().lower() in _YES | _NO:
-            return raw.strip().lower() in _YES
-        raise Invalid("PL305", f"expected yes or no (true/false), found {_describe(raw)}", path)
-    if isinstance(question, SingleChoiceQuestion):
-        options = [c.id for c in question.choices]
-        if not isinstance(raw, str) or raw not in options:
+    elif isinstance(raw, str):
+        for choice in question.choices:
+            if choice.id == raw:
+                return raw
+    options = [c.id for c in question.choices]
+    raise Invalid(
+        "PL304",
+        f"{_describe(raw)} is not an option; choose one of: {', '.join(options)}",
+        path,
+    )
+
+
+def _multiple_choice(
+    question: MultipleChoiceQuestion, raw: Any, path: Path, currency: str
+) -> list[str]:
+    options = [c.id for c in question.choices]
+    items = raw if isinstance(raw, list) else [raw]
+    chosen: list[str] = []
+    for index, item in enumerate(items):
+        item_path = (*path, index) if isinstance(raw, list) else path
+        if not isinstance(item, str) or item not in options:
             raise Invalid(
                 "PL304",
-                f"{_describe(raw)} is not an option; choose one of: {', '.join(options)}",
-                path,
+                f"{_describe(item)} is not an option; choose from: {', '.join(options)}",
+                item_path,
             )
-        return raw
-    if isinstance(question, MultipleChoiceQuestion):
-        options = [c.id for c in question.choices]
-        items = raw if isinstance(raw, list) else [raw]
-        chosen: list[str] = []
-        for index, item in enumerate(items):
-            item_path = (*path, index) if isinstance(raw, list) else path
-            if not isinstance(item, str) or item not in options:
-                raise Invalid(
-                    "PL304",
-                    f"{_describe(item)} is not an option; choose from: {', '.join(options)}",
-                    item_path,
-                )
-            if item in chosen:
-                raise Invalid("PL305", f"'{item}' is chosen twice", item_path)
-            chosen.append(item)
-        if question.min_selected is not None and len(chosen) < question.min_selected:
-            raise Invalid("PL305", f"choose at least {question.min_selected} option(s)", path)
-        if question.max_selected is not None and len(chosen) > question.max_selected:
-            raise Invalid("PL305", f"choose at most {question.max_selected} option(s)", path)
-        return chosen
-    if isinstance(question, IntegerQuestion):
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            raise Invalid("PL305", f"expected a whole number, found {_describe(raw)}", path)
-        _bounds(raw, question.min, question.max, path)
-        return raw
-    if isinstance(question, DecimalQuestion | PercentQuestion):
-        what = "a percentage (e.g. 12.5)" if isinstance(question, PercentQuestion) else "a number"
-        if isinstance(raw, str) and raw.strip().endswith("%"):
-            raw = raw.strip()[:-1]
-        number = _number(raw, path, what)
-        _bounds(number, question.min, question.max, path)
-        return number
-    if isinstance(question, MoneyQuestion):
-        want = question.currency or currency
-        if isinstance(raw, Mapping):
-            try:
-                money = Money.model_validate(
-                    {"amount": raw.get("amount"), "currency": raw.get("currency")}
-                    if set(raw) <= {"amount", "currency"}
-                    else raw
-                )
-            except ValidationError:
-                raise Invalid(
-                    "PL305",
-                    "expected an amount, or {amount: 1000.00, currency: "
-                    f"{want}}}, found {_describe(raw)}",
-                    path,
-                ) from None
-            if money.currency != want:
-                raise Invalid(
-                    "PL305", f"currency {money.currency} differs from {want}", (*path, "currency")
-                )
-        else:
-            money = Money(amount=_number(raw, path, "an amount of money"), currency=want)
-        _bounds(money.amount, question.min, question.max, path)
-        return money
-    if isinstance(question, DateQuestion):
-        day = parse_date(raw, path)
-        _bounds(day, question.min, question.max, path)
-        return day
-    if isinstance(question, TextQuestion):
-        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-            raise Invalid("PL305", f"expected text, found {_describe(raw)}", path)
-        text = str(raw)
-        if question.max_length is not None and len(text) > question.max_length:
+        if item in chosen:
+            raise Invalid("PL305", f"'{item}' is chosen twice", item_path)
+        chosen.append(item)
+    if question.min_selected is not None and len(chosen) < question.min_selected:
+        raise Invalid("PL305", f"choose at least {question.min_selected} option(s)", path)
+    if question.max_selected is not None and len(chosen) > question.max_selected:
+        raise Invalid("PL305", f"choose at most {question.max_selected} option(s)", path)
+    return chosen
+
+
+def _integer(question: IntegerQuestion, raw: Any, path: Path, currency: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise Invalid("PL305", f"expected a whole number, found {_describe(raw)}", path)
+    _bounds(raw, question.min, question.max, path)
+    return raw
+
+
+def _decimal(
+    question: DecimalQuestion | PercentQuestion, raw: Any, path: Path, currency: str
+) -> Decimal:
+    what = "a percentage (e.g. 12.5)" if isinstance(question, PercentQuestion) else "a number"
+    if isinstance(raw, str) and raw.strip().endswith("%"):
+        raw = raw.strip()[:-1]
+    number = _number(raw, path, what)
+    _bounds(number, question.min, question.max, path)
+    return number
+
+
+def _money(question: MoneyQuestion, raw: Any, path: Path, currency: str) -> Money:
+    want = question.currency or currency
+    if raw.__class__ not in _BARE and isinstance(raw, Mapping):
+        try:
+            money = Money.model_validate(
+                {"amount": raw.get("amount"), "currency": raw.get("currency")}
+                if set(raw) <= {"amount", "currency"}
+                else raw
+            )
+        except ValidationError:
             raise Invalid(
-                "PL305", f"text is {len(text)} characters; at most {question.max_length}", path
+                "PL305",
+                "expected an amount, or {amount: 1000.00, currency: "
+                f"{want}}}, found {_describe(raw)}",
+                path,
+            ) from None
+        if money.currency != want:
+            raise Invalid(
+                "PL305", f"currency {money.currency} differs from {want}", (*path, "currency")
             )
-        if question.pattern is not None and not re.fullmatch(question.pattern, text):
-            raise Invalid("PL305", f"{_describe(text)} does not match {question.pattern}", path)
-        return text
-    raise AssertionError(f"unhandled question type {question!r}")  # pragma: no cover
+    else:
+        money = Money(amount=_number(raw, path, "an amount of money"), currency=want)
+    _bounds(money.amount, question.min, question.max, path)
+    return money
+
+
+def _date(question: DateQuestion, raw: Any, path: Path, currency: str) -> dt.date:
+    day = parse_date(raw, path)
+    _bounds(day, question.min, question.max, path)
+    return day
+
+
+def _text(question: TextQuestion, raw: Any, path: Path, currency: str) -> str:
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise Invalid("PL305", f"expected text, found {_describe(raw)}", path)
+    text = str(raw)
+    if question.max_length is not None and len(text) > question.max_length:
+        raise Invalid(
+            "PL305", f"text is {len(text)} characters; at most {question.max_length}", path
+        )
+    if question.pattern is not None and not re.fullmatch(question.pattern, text):
+        raise Invalid("PL305", f"{_describe(text)} does not match {question.pattern}", path)
+    return text
 
 
 def parse_date(raw: Any, path: Path) -> dt.date:
@@ -250,7 +369,13 @@ def parse_date(raw: Any, path: Path) -> dt.date:
         raise Invalid("PL305", f"'{raw}' is not a real date: {exc}", path) from None
 
 
-def _group(question: GroupQuestion, raw: Any, path: Path, currency: str) -> list[dict[str, Any]]:
+def _group(
+    question: GroupQuestion,
+    raw: Any,
+    path: Path,
+    currency: str,
+    checks: list[tuple[str, ScalarQuestionType, Checker]] | None = None,
+) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
         raise Invalid("PL305", f"expected a list of items, found {_describe(raw)}", path)
     if len(raw) < question.min_items:
@@ -258,10 +383,12 @@ def _group(question: GroupQuestion, raw: Any, path: Path, currency: str) -> list
     if question.max_items is not None and len(raw) > question.max_items:
         raise Invalid("PL305", f"at most {question.max_items} item(s) allowed", path)
     fields = {f.id: f for f in question.fields}
+    if checks is None:
+        checks = _field_checks(question)
     items: list[dict[str, Any]] = []
     for index, entry in enumerate(raw):
         item_path = (*path, index)
-        if not isinstance(entry, Mapping):
+        if entry.__class__ is not dict and not isinstance(entry, Mapping):
             raise Invalid(
                 "PL305", f"expected a mapping of fields, found {_describe(entry)}", item_path
             )
@@ -273,7 +400,7 @@ def _group(question: GroupQuestion, raw: Any, path: Path, currency: str) -> list
                     (*item_path, str(key)),
                 )
         item: dict[str, Any] = {}
-        for fid, field_q in fields.items():
+        for fid, field_q, check in checks:
             value = entry.get(fid)
             if value is None:
                 if field_q.required:
@@ -283,7 +410,7 @@ def _group(question: GroupQuestion, raw: Any, path: Path, currency: str) -> list
                 item[fid] = None
                 continue
             try:
-                item[fid] = _scalar(field_q, value, (*item_path, fid), currency)
+                item[fid] = check(field_q, value, (*item_path, fid), currency)
             except Invalid as exc:
                 raise Invalid(
                     exc.code, f"item {index + 1}, '{fid}': {exc.message}", exc.path

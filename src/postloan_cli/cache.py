@@ -15,8 +15,10 @@ compiled code is kept in the user's cache folder:
 
 Templates use Jinja2's bytecode cache interface (the source checksum inside
 each entry makes an edited template compile again). Expressions are stored
-as marshal'd code objects with the names they read, one file per Python and
-Jinja2 version, and turned back into templates with ``Template.from_code``.
+marshal'd with the names they read, one file per Python and Jinja2 version:
+as the blueprint of their closures (nested tuples of names and constants,
+see :mod:`postloan_cli.expressions`), or as Jinja2 code for the few the
+closures do not cover, turned back into templates with ``Template.from_code``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ if TYPE_CHECKING:
     from jinja2.bccache import Bucket, BytecodeCache
 
 ENV_VAR = "POSTLOAN_CACHE_DIR"
-#: Bumped when the layout of a cache file changes.
-LAYOUT = 1
+#: Bumped when the layout of a cache file changes (2: closure blueprints besides code).
+LAYOUT = 2
 
 
 def cache_dir() -> Path | None:
@@ -142,7 +144,8 @@ def template_bytecode_cache(flavour: str) -> BytecodeCache:
 
 # --- expressions -------------------------------------------------------------------------
 
-#: One compiled expression as stored: (names read, attributes read per name, code).
+#: One compiled expression as stored: (names read, attributes read per name, payload),
+#: the payload being a closure blueprint (a tuple) or Jinja2 code.
 Entry = tuple[frozenset[str], dict[str, frozenset[str]], Any]
 
 
@@ -157,6 +160,9 @@ class ExpressionStore:
         self._folder: Path | None = None
         self._entries: dict[str, Entry] = {}
         self._dirty = False
+        #: The settings :attr:`_path` was found with, and the file they name.
+        self._settings: tuple[str, ...] | None = None
+        self._path: Path | None = None
 
     def _file(self) -> Path | None:
         folder = cache_dir()
@@ -164,9 +170,18 @@ class ExpressionStore:
             return None
         return folder / f"expressions-{hashlib.sha256(_tag().encode()).hexdigest()[:16]}.bin"
 
-    def _sync(self) -> Path | None:
-        """Load the cache file when the folder changed (or on first use)."""
-        path = self._file()
+    def _sync(self, recheck: bool = False) -> Path | None:
+        """Load the cache file when the folder changed (or on first use).
+
+        The folder is looked for again (created, checked for writing) when the
+        settings that name it change, or on ``recheck``: not for each of the
+        hundred expressions of a checklist, which would cost as many system calls.
+        """
+        settings = _settings()
+        if recheck or settings != self._settings:
+            self._settings = settings
+            self._path = self._file()
+        path = self._path
         folder = path.parent if path is not None else None
         if folder != self._folder:
             self._folder = folder
@@ -186,7 +201,7 @@ class ExpressionStore:
         self._dirty = True
 
     def save(self) -> None:
-        path = self._sync()
+        path = self._sync(recheck=True)
         if path is None or not self._dirty:
             return
         # Merge with what another process may have written meanwhile.
@@ -202,6 +217,11 @@ class ExpressionStore:
         if write_atomic(path, data):
             self._entries = merged
             self._dirty = False
+
+
+def _settings() -> tuple[str, ...]:
+    """What :func:`cache_dir` depends on (read at every call, as it is)."""
+    return tuple(os.environ.get(name, "") for name in (ENV_VAR, "XDG_CACHE_HOME", "HOME"))
 
 
 def _key(source: str) -> str:
@@ -222,7 +242,7 @@ def _read_entries(path: Path) -> dict[str, Entry]:
         code_type = type(_key.__code__)
         entries: dict[str, Entry] = {}
         for key, (names, attrs, code) in payload.items():
-            if not isinstance(key, str) or not isinstance(code, code_type):
+            if not isinstance(key, str) or not isinstance(code, code_type | tuple):
                 return {}
             entries[key] = (
                 frozenset(str(n) for n in names),

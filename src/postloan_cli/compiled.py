@@ -9,10 +9,13 @@ each checklist version once).
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from postloan_cli.answers import Checker, checker
 from postloan_cli.errors import InputError, Problem
 from postloan_cli.expressions import (
     CONTEXT_NAMES,
@@ -25,11 +28,15 @@ from postloan_cli.expressions import (
 from postloan_cli.models import (
     AnyQuestion,
     Checklist,
+    Classification,
     Computed,
     GroupQuestion,
     Loan,
+    MoneyQuestion,
     Rule,
+    ScalarQuestionType,
     Section,
+    Text,
 )
 
 #: Fields of ``loan`` and ``inspection`` as expressions see them.
@@ -50,6 +57,17 @@ LOAN_FIELDS = frozenset(
     }
 )
 INSPECTION_FIELDS = frozenset({"date", "kind", "reason", "previous", "officer"})
+
+#: How reports show the ``loan`` fields a rule reads (fields not listed are not evidence).
+LOAN_FORMATS = {
+    "days_past_due": "integer",
+    "amount": "money",
+    "outstanding": "money",
+    "matures_on": "date",
+    "disbursed_on": "date",
+    "type": "text",
+    "purpose": "text",
+}
 
 Path = tuple[str | int, ...]
 
@@ -84,6 +102,63 @@ class CompiledComputed:
 
 
 @dataclass(frozen=True)
+class EvidenceSource:
+    """One fact a rule's signal shows as evidence, all but the answer-dependent value.
+
+    ``kind`` is ``answer`` (a question), ``computed`` (a section-level value),
+    ``loan`` (a loan field), ``field`` (a field or computed value of the item a
+    per-item rule fired for) or ``threshold``.
+    """
+
+    kind: str
+    id: str
+    label: Text
+    #: How to show the value: a question type or a computed/threshold format.
+    format: str
+    #: For ``field``: the group field answered (``None`` for an item's computed value).
+    question: AnyQuestion | ScalarQuestionType | None = None
+    #: For ``threshold``: its value (thresholds are data of the checklist).
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class QuestionStep:
+    """What evaluating one question needs that does not depend on the answers."""
+
+    ref: QuestionRef
+    id: str
+    question: AnyQuestion
+    #: The question's condition (``None``: always asked).
+    condition: Expression | None
+    #: Checks and types an answer: :func:`postloan_cli.answers.coerce` for this question.
+    check: Checker
+    #: Whether it is a repeating group.
+    group: bool
+
+
+@dataclass(frozen=True)
+class RulePlan:
+    """What evaluating one rule needs that does not depend on the answers."""
+
+    compiled: CompiledRule
+    #: The classification a signal of this rule implies.
+    floor: Classification
+    #: The group a per-item rule runs over (``None``: once per inspection).
+    group: GroupQuestion | None
+    #: Days to add to the inspection date for the signal's due date.
+    within: dt.timedelta | None
+    #: The signal's evidence, in report order.
+    evidence: tuple[EvidenceSource, ...]
+
+
+def format_of(question: AnyQuestion | ScalarQuestionType) -> str:
+    """How reports show an answer to ``question`` (its type; ``money`` for money)."""
+    if isinstance(question, MoneyQuestion):
+        return "money"
+    return question.type
+
+
+@dataclass(frozen=True)
 class CompiledChecklist:
     """A checklist with its ids indexed and its expressions compiled."""
 
@@ -107,14 +182,52 @@ class CompiledChecklist:
         return self.checklist.version
 
     def section(self, section_id: str) -> Section | None:
+        return self._sections.get(section_id)
+
+    @functools.cached_property
+    def _sections(self) -> dict[str, Section]:
+        # The first section of an id wins, as a search in file order would find it.
+        found: dict[str, Section] = {}
         for section in self.checklist.sections:
-            if section.id == section_id:
-                return section
-        return None
+            found.setdefault(section.id, section)
+        return found
 
     def iter_questions(self) -> Iterator[QuestionRef]:
         """Questions in interview order."""
-        return iter(sorted(self.questions.values(), key=lambda q: q.order))
+        return iter(self.ordered_questions)
+
+    # What evaluating an answer file needs, worked out once per checklist (on first
+    # use, so commands that never evaluate do not pay for it).
+
+    @functools.cached_property
+    def ordered_questions(self) -> tuple[QuestionRef, ...]:
+        """Questions in interview order."""
+        return tuple(sorted(self.questions.values(), key=lambda q: q.order))
+
+    @functools.cached_property
+    def question_steps(self) -> tuple[QuestionStep, ...]:
+        """One step per question, in interview order."""
+        return tuple(
+            QuestionStep(
+                ref=ref,
+                id=ref.question.id,
+                question=ref.question,
+                condition=self.conditions.get(ref.question.id),
+                check=checker(ref.question),
+                group=isinstance(ref.question, GroupQuestion),
+            )
+            for ref in self.ordered_questions
+        )
+
+    @functools.cached_property
+    def loan_type_ids(self) -> frozenset[str]:
+        """The loan types the checklist defines."""
+        return frozenset(t.id for t in self.checklist.loan_types)
+
+    @functools.cached_property
+    def rule_plans(self) -> tuple[RulePlan, ...]:
+        """One plan per compiled rule, in :attr:`rules` order."""
+        return tuple(_rule_plan(self, rule) for rule in self.rules)
 
 
 def compile_checklist(checklist: Checklist, file: str | None = None) -> CompiledChecklist:
@@ -276,6 +389,77 @@ def compile_checklist(checklist: Checklist, file: str | None = None) -> Compiled
         rules=rules,
         thresholds=thresholds,
         problems=problems,
+    )
+
+
+def _rule_plan(checklist: CompiledChecklist, compiled: CompiledRule) -> RulePlan:
+    """The evidence of a rule's signals: what it reads, in the order reports list it.
+
+    The answers and section-level computed values it names (sorted; a computed
+    value is followed by what it reads, recursively, each fact once), then the
+    ``loan`` fields, the fields of the item (per-item rules), the thresholds.
+    """
+    rule = compiled.rule
+    expr = compiled.when
+    found: list[EvidenceSource] = []
+    seen: set[str] = set()
+    computed_defs = {c.computed.id: c for c in checklist.computed}
+
+    def add_name(name: str) -> None:
+        if name in checklist.questions:
+            if name not in seen:
+                seen.add(name)
+                question = checklist.questions[name].question
+                found.append(EvidenceSource("answer", name, question.prompt, format_of(question)))
+        elif name in computed_defs and name not in seen:
+            seen.add(name)
+            comp = computed_defs[name]
+            found.append(
+                EvidenceSource("computed", name, comp.computed.label, comp.computed.format)
+            )
+            # sorted: a set's order changes between processes, and reports must not
+            for inner in sorted(comp.expr.names):
+                add_name(inner)
+
+    for name in sorted(expr.names):
+        add_name(name)
+    for attr in sorted(expr.attributes.get("loan", ())):
+        if attr in LOAN_FORMATS:
+            found.append(EvidenceSource("loan", attr, attr, LOAN_FORMATS[attr]))
+    group: GroupQuestion | None = None
+    if rule.for_each is not None:
+        question = checklist.questions[rule.for_each].question
+        assert isinstance(question, GroupQuestion)
+        group = question
+        fields = {f.id: f for f in group.fields}
+        comps = {c.id: c for c in group.computed}
+        for attr in sorted(expr.attributes.get("item", ())):
+            if attr in fields:
+                found.append(
+                    EvidenceSource(
+                        "field",
+                        attr,
+                        fields[attr].prompt,
+                        format_of(fields[attr]),
+                        question=fields[attr],
+                    )
+                )
+            elif attr in comps:
+                found.append(EvidenceSource("field", attr, comps[attr].label, comps[attr].format))
+    for attr in sorted(expr.attributes.get("threshold", ())):
+        for threshold in checklist.checklist.thresholds:
+            if threshold.id == attr:
+                found.append(
+                    EvidenceSource(
+                        "threshold", attr, threshold.label, threshold.type, value=threshold.value
+                    )
+                )
+    return RulePlan(
+        compiled=compiled,
+        floor=rule.classification or checklist.checklist.classification.floor(rule.severity),
+        group=group,
+        within=None if rule.within_days is None else dt.timedelta(days=rule.within_days),
+        evidence=tuple(found),
     )
 
 

@@ -14,17 +14,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from postloan_cli.answers import GivenAnswer, Invalid, coerce, split_answer
-from postloan_cli.compiled import CompiledChecklist, CompiledRule, loan_namespace
+from postloan_cli.answers import GivenAnswer, Invalid, split_answer
+from postloan_cli.compiled import CompiledChecklist, RulePlan, loan_namespace
 from postloan_cli.errors import Problem
 from postloan_cli.expressions import ExpressionError, base_namespace
 from postloan_cli.models import (
     AnswerFile,
     AnyQuestion,
     Classification,
-    Computed,
     GroupQuestion,
-    MoneyQuestion,
+    Money,
     ScalarQuestionType,
     Severity,
     Text,
@@ -139,7 +138,7 @@ def evaluate(checklist: CompiledChecklist, answer_file: AnswerFile) -> Evaluatio
     loan = answer_file.loan
     currency = loan.amount.currency
 
-    if loan.type not in {t.id for t in checklist.checklist.loan_types}:
+    if loan.type not in checklist.loan_type_ids:
         problems.append(
             Problem(
                 "PL308",
@@ -187,14 +186,17 @@ def evaluate(checklist: CompiledChecklist, answer_file: AnswerFile) -> Evaluatio
     )
     values: dict[str, Any] = {}
     asked: dict[str, bool] = {}
-    for ref in checklist.iter_questions():
-        question = ref.question
-        qid = question.id
-        condition = checklist.conditions.get(qid)
-        is_asked = condition is None or _safe_test(condition, namespace, problems, ref.path)
+    # The items of each group as expressions see them, for the rules run per item.
+    group_items: dict[str, list[Any]] = {}
+    for step in checklist.question_steps:
+        qid = step.id
+        question = step.question
+        condition = step.condition
+        is_asked = condition is None or _safe_test(condition, namespace, problems, step.ref.path)
         asked[qid] = is_asked
         answer = given.get(qid)
         value: Any = None
+        seen: Any = _UNSET
         if not is_asked:
             if answer is not None and answer.raw is not None:
                 problems.append(
@@ -208,27 +210,56 @@ def evaluate(checklist: CompiledChecklist, answer_file: AnswerFile) -> Evaluatio
                 )
         elif answer is not None and answer.raw is not None:
             try:
-                value = coerce(question, answer.raw, answer.value_path, currency)
+                value = step.check(question, answer.raw, answer.value_path, currency)
             except Invalid as exc:
                 problems.append(Problem(exc.code, f"{qid}: {exc.message}", path=exc.path))
             else:
-                if isinstance(question, GroupQuestion):
-                    _compute_items(checklist, qid, value, namespace, problems)
+                if step.group:
+                    seen = _compute_items(checklist, qid, value, namespace, problems)
+                    group_items[qid] = seen
         elif final and question.required:
-            where = answer.path if answer is not None else ("answers", ref.section.id)
+            where = answer.path if answer is not None else ("answers", step.ref.section.id)
             problems.append(Problem("PL303", f"required answer '{qid}' is missing", path=where))
         values[qid] = value
-        namespace[qid] = _expression_value(value)
+        if seen is not _UNSET:
+            namespace[qid] = seen
+        elif value.__class__ in _AS_IS:
+            namespace[qid] = value
+        else:
+            namespace[qid] = _expression_value(value)
 
     computed: dict[str, Any] = {}
     for comp in checklist.computed:
-        result = _safe_eval(comp.expr, namespace, problems, comp.path)
-        computed[comp.computed.id] = _clean_number(result)
-        namespace[comp.computed.id] = computed[comp.computed.id]
+        result = _clean_number(_safe_eval(comp.expr, namespace, problems, comp.path))
+        computed[comp.computed.id] = result
+        namespace[comp.computed.id] = result
 
     signals: list[Signal] = []
-    for rule in checklist.rules:
-        signals.extend(_fire(checklist, rule, namespace, values, computed, given, problems))
+    inspection_date = answer_file.inspection.date
+    loan_values = namespace["loan"]
+    for plan in checklist.rule_plans:
+        if plan.group is not None:
+            _fire_per_item(
+                plan,
+                namespace,
+                inspection_date,
+                loan_values,
+                values,
+                computed,
+                given,
+                group_items,
+                problems,
+                signals,
+            )
+            continue
+        try:
+            fires = plan.compiled.when.evaluate(namespace)
+        except ExpressionError as exc:
+            problems.append(Problem(exc.code, exc.message, path=plan.compiled.path))
+            continue
+        if fires:
+            evidence = _evidence(plan, values, computed, given, None, loan_values)
+            signals.append(_signal(plan, inspection_date, evidence, None))
     signals.sort(key=lambda s: (-s.severity.rank, AREA_INDEX.get(s.area, 99), s.rule_id))
 
     suggested = Classification.normal
@@ -286,9 +317,11 @@ def _collect_given(
             continue
         if entries is None:
             continue
+        questions = checklist.questions
         for question_id, entry in entries.items():
-            path = ("answers", section_id, str(question_id))
-            ref = checklist.questions.get(str(question_id))
+            qid = question_id if question_id.__class__ is str else str(question_id)
+            path = ("answers", section_id, qid)
+            ref = questions.get(qid)
             if ref is None or ref.section.id != section_id:
                 hint = ""
                 if ref is not None:
@@ -305,12 +338,28 @@ def _collect_given(
             if problem is not None:
                 problems.append(problem)
             if answer is not None:
-                given[str(question_id)] = answer
+                given[qid] = answer
     return given
+
+
+#: Types expressions see as they are (checked by exact type: subclasses take the long way).
+_AS_IS = frozenset({bool, int, float, str, type(None), dt.date})
+_UNSET: Any = object()
 
 
 def _expression_value(value: Any) -> Any:
     """Answers as expressions see them: numbers as floats, money as its amount."""
+    cls = value.__class__
+    if cls in _AS_IS:
+        return value
+    if cls is Decimal:
+        return float(value)
+    if cls is Money and value.amount.__class__ is Decimal:
+        return float(value.amount)
+    if cls is list:
+        return [v if v.__class__ in _AS_IS else _expression_value(v) for v in value]
+    if cls is dict:
+        return {k: v if v.__class__ in _AS_IS else _expression_value(v) for k, v in value.items()}
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, list):
@@ -338,7 +387,11 @@ def _safe_eval(expr: Any, namespace: dict[str, Any], problems: list[Problem], pa
 
 
 def _safe_test(expr: Any, namespace: dict[str, Any], problems: list[Problem], path: Any) -> bool:
-    return bool(_safe_eval(expr, namespace, problems, path))
+    try:
+        return bool(expr.evaluate(namespace))
+    except ExpressionError as exc:
+        problems.append(Problem(exc.code, exc.message, path=path))
+        return False
 
 
 def _compute_items(
@@ -347,17 +400,27 @@ def _compute_items(
     items: list[dict[str, Any]],
     namespace: dict[str, Any],
     problems: list[Problem],
-) -> None:
+) -> list[Any]:
+    """Compute each item's values (stored in the item); return the items as expressions see them."""
     computed = checklist.group_computed.get(group_id, [])
     if not computed:
-        return
+        return [_expression_value(item) for item in items]
+    seen: list[Any] = []
     for item in items:
-        namespace["item"] = _expression_value(item)
+        namespace["item"] = item_value = _expression_value(item)
         for comp in computed:
-            value = _safe_eval(comp.expr, namespace, problems, comp.path)
-            item[comp.computed.id] = _clean_number(value)
-            namespace["item"][comp.computed.id] = item[comp.computed.id]
+            value = _clean_number(_safe_eval(comp.expr, namespace, problems, comp.path))
+            item[comp.computed.id] = value
+            item_value[comp.computed.id] = value
+        # The finished item as expressions see it: as converting ``item`` now would
+        # give it (the fields are converted already; computed values may be lists).
+        for comp in computed:
+            value = item_value[comp.computed.id]
+            if value.__class__ not in _AS_IS:
+                item_value[comp.computed.id] = _expression_value(value)
+        seen.append(item_value)
     namespace.pop("item", None)
+    return seen
 
 
 def item_label(question: GroupQuestion, item: Mapping[str, Any], index: int) -> str:
@@ -367,155 +430,105 @@ def item_label(question: GroupQuestion, item: Mapping[str, Any], index: int) -> 
     return f"#{index + 1}"
 
 
-def _fire(
-    checklist: CompiledChecklist,
-    compiled: CompiledRule,
+def _fire_per_item(
+    plan: RulePlan,
     namespace: dict[str, Any],
+    inspection_date: dt.date,
+    loan: Mapping[str, Any],
     values: Mapping[str, Any],
     computed: Mapping[str, Any],
     given: Mapping[str, GivenAnswer],
+    group_items: Mapping[str, list[Any]],
     problems: list[Problem],
-) -> list[Signal]:
-    rule = compiled.rule
-    floor = rule.classification or checklist.checklist.classification.floor(rule.severity)
-    due = (
-        None
-        if rule.within_days is None
-        else namespace["inspection"]["date"] + dt.timedelta(days=rule.within_days)
-    )
-
-    def make(evidence: list[Evidence], item: str | None) -> Signal:
-        return Signal(
-            rule_id=rule.id,
-            section_id=compiled.section.id,
-            area=compiled.section.area,
-            severity=rule.severity,
-            text=rule.signal,
-            action=rule.action,
-            escalate_to=rule.escalate_to,
-            due=due,
-            classification=floor,
-            evidence=tuple(evidence),
-            item=item,
-        )
-
-    if rule.for_each is None:
-        if not _safe_test(compiled.when, namespace, problems, compiled.path):
-            return []
-        return [
-            make(
-                _evidence(
-                    checklist, compiled, values, computed, given, None, None, namespace["loan"]
-                ),
-                None,
-            )
-        ]
-
-    group_ref = checklist.questions[rule.for_each]
-    group = group_ref.question
-    assert isinstance(group, GroupQuestion)
-    items = values.get(rule.for_each) or []
-    fired: list[Signal] = []
-    for index, item in enumerate(items):
-        namespace["item"] = _expression_value(item)
-        fires = _safe_test(compiled.when, namespace, problems, compiled.path)
+    signals: list[Signal],
+) -> None:
+    """Evaluate a per-item rule: a signal for each item of its group it holds for."""
+    group = plan.group
+    assert group is not None
+    items = values.get(group.id) or []
+    if not items:
+        return
+    compiled = plan.compiled
+    when = compiled.when
+    for index, (item, item_value) in enumerate(zip(items, group_items[group.id], strict=True)):
+        namespace["item"] = item_value
+        fires = _safe_test(when, namespace, problems, compiled.path)
         namespace.pop("item", None)
         if fires:
-            label = item_label(group, item, index)
-            evidence = _evidence(
-                checklist, compiled, values, computed, given, group, item, namespace["loan"]
-            )
-            fired.append(make(evidence, label))
-    return fired
+            evidence = _evidence(plan, values, computed, given, item, loan)
+            signals.append(_signal(plan, inspection_date, evidence, item_label(group, item, index)))
+
+
+def _signal(
+    plan: RulePlan, inspection_date: dt.date, evidence: list[Evidence], item: str | None
+) -> Signal:
+    compiled = plan.compiled
+    rule = compiled.rule
+    return Signal(
+        rule_id=rule.id,
+        section_id=compiled.section.id,
+        area=compiled.section.area,
+        severity=rule.severity,
+        text=rule.signal,
+        action=rule.action,
+        escalate_to=rule.escalate_to,
+        due=None if plan.within is None else inspection_date + plan.within,
+        classification=plan.floor,
+        evidence=tuple(evidence),
+        item=item,
+    )
 
 
 def _evidence(
-    checklist: CompiledChecklist,
-    compiled: CompiledRule,
+    plan: RulePlan,
     values: Mapping[str, Any],
     computed: Mapping[str, Any],
     given: Mapping[str, GivenAnswer],
-    group: GroupQuestion | None,
     item: Mapping[str, Any] | None,
     loan: Mapping[str, Any],
 ) -> list[Evidence]:
-    expr = compiled.when
+    """The facts behind a signal, from the rule's plan (see ``compiled.RulePlan``)."""
     found: list[Evidence] = []
-    seen: set[str] = set()
-    computed_defs: dict[str, Computed] = {c.computed.id: c.computed for c in checklist.computed}
-    computed_exprs = {c.computed.id: c.expr for c in checklist.computed}
-
-    def add_question(qid: str) -> None:
-        if qid in seen:
-            return
-        seen.add(qid)
-        question = checklist.questions[qid].question
-        answer = given.get(qid)
-        found.append(
-            Evidence(
-                kind="answer",
-                id=qid,
-                label=question.prompt,
-                value=values.get(qid),
-                format=_format_of(question),
-                note=answer.note if answer else None,
-                references=answer.evidence if answer else (),
+    for source in plan.evidence:
+        kind = source.kind
+        if kind == "answer":
+            answer = given.get(source.id)
+            found.append(
+                Evidence(
+                    kind="answer",
+                    id=source.id,
+                    label=source.label,
+                    value=values.get(source.id),
+                    format=source.format,
+                    note=answer.note if answer else None,
+                    references=answer.evidence if answer else (),
+                )
             )
-        )
-
-    def add_name(name: str) -> None:
-        if name in checklist.questions:
-            add_question(name)
-        elif name in computed_defs and name not in seen:
-            seen.add(name)
-            comp = computed_defs[name]
-            found.append(Evidence("computed", name, comp.label, computed.get(name), comp.format))
-            # sorted: a set's order changes between processes, and reports must not
-            for inner in sorted(computed_exprs[name].names):
-                add_name(inner)
-
-    for name in sorted(expr.names):
-        add_name(name)
-    for attr in sorted(expr.attributes.get("loan", ())):
-        if attr in _LOAN_FORMATS:
-            found.append(Evidence("loan", attr, attr, loan.get(attr), _LOAN_FORMATS[attr]))
-    if group is not None and item is not None:
-        fields = {f.id: f for f in group.fields}
-        comps = {c.id: c for c in group.computed}
-        for attr in sorted(expr.attributes.get("item", ())):
-            if attr in fields:
+        elif kind == "computed":
+            found.append(
+                Evidence(
+                    "computed", source.id, source.label, computed.get(source.id), source.format
+                )
+            )
+        elif kind == "loan":
+            found.append(
+                Evidence("loan", source.id, source.label, loan.get(source.id), source.format)
+            )
+        elif kind == "field":
+            if item is not None:
                 found.append(
                     Evidence(
                         "field",
-                        attr,
-                        fields[attr].prompt,
-                        item.get(attr),
-                        _format_of(fields[attr]),
-                        question=fields[attr],
+                        source.id,
+                        source.label,
+                        item.get(source.id),
+                        source.format,
+                        question=source.question,
                     )
                 )
-            elif attr in comps:
-                found.append(
-                    Evidence("field", attr, comps[attr].label, item.get(attr), comps[attr].format)
-                )
-    for attr in sorted(expr.attributes.get("threshold", ())):
-        for threshold in checklist.checklist.thresholds:
-            if threshold.id == attr:
-                found.append(
-                    Evidence("threshold", attr, threshold.label, threshold.value, threshold.type)
-                )
+        else:
+            found.append(Evidence(kind, source.id, source.label, source.value, source.format))
     return found
-
-
-_LOAN_FORMATS = {
-    "days_past_due": "integer",
-    "amount": "money",
-    "outstanding": "money",
-    "matures_on": "date",
-    "disbursed_on": "date",
-    "type": "text",
-    "purpose": "text",
-}
 
 
 def _check_opinion(
@@ -561,9 +574,3 @@ def _check_opinion(
                 path=("opinion", "proposed_classification"),
             )
         )
-
-
-def _format_of(question: AnyQuestion) -> str:
-    if isinstance(question, MoneyQuestion):
-        return "money"
-    return question.type

@@ -7,10 +7,14 @@ written as Jinja2 expressions, e.g.::
     item.current_assets / item.current_liabilities
     funds_used_as_contracted == false and loan.type == 'working_capital'
 
-They are compiled once per checklist by Jinja2's *immutable sandbox*: no
-Python ``eval``; attributes starting with ``_`` are refused both when the
-checklist loads (statically, so ``().__class__.__mro__`` never runs) and
-at run time by the sandbox.
+They are parsed once per checklist by Jinja2 and run with the semantics
+of Jinja2's *immutable sandbox*: no Python ``eval``; attributes starting
+with ``_`` are refused both when the checklist loads (statically, so
+``().__class__.__mro__`` never runs) and at run time by the sandbox. The
+usual expressions run as a tree of closures that reproduce, node for node,
+what the sandbox's generated code does (a hundred expressions per answer
+file, each cheaper than creating a template context); the rest run as
+Jinja2 templates (see :func:`compile_expression`).
 
 Semantics that matter to rule authors:
 
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -58,8 +63,12 @@ def days_between(start: Any, end: Any) -> int | None:
 def _sorted_by(items: Any, key: str) -> list[Mapping[str, Any]]:
     if not isinstance(items, list):
         return []
-    usable = [i for i in items if isinstance(i, Mapping) and i.get(key) is not None]
-    return sorted(usable, key=lambda i: i[key])
+    usable = [
+        i
+        for i in items
+        if (i.__class__ is dict or isinstance(i, Mapping)) and i.get(key) is not None
+    ]
+    return sorted(usable, key=operator.itemgetter(key))
 
 
 def latest(items: Any, key: str) -> Mapping[str, Any] | None:
@@ -104,6 +113,13 @@ def environment() -> ImmutableSandboxedEnvironment:
     return env
 
 
+#: What :meth:`Expression.evaluate` runs: the namespace in, the raw result out.
+Runner = Callable[[dict[str, Any]], Any]
+
+#: Result types that are certainly not Jinja's ``Undefined`` (checked without importing Jinja2).
+_PLAIN_RESULTS = frozenset({bool, int, float, str, type(None), dt.date, list, dict, tuple})
+
+
 @dataclass(frozen=True)
 class Expression:
     """A compiled expression and the names it reads."""
@@ -113,7 +129,9 @@ class Expression:
     names: frozenset[str]
     #: Attributes read per top-level name: ``{"item": {"value"}, "loan": {"type"}}``.
     attributes: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    _template: Any = field(default=None, repr=False, compare=False)
+    #: The compiled expression: a tree of closures (see :func:`_lower`) or, for
+    #: what those do not cover, the Jinja2 template run as before.
+    _run: Runner | None = field(default=None, repr=False, compare=False)
 
     def evaluate(self, namespace: dict[str, Any]) -> Any:
         """Run the expression; ``None`` when an input is missing or arithmetic fails.
@@ -122,21 +140,31 @@ class Expression:
         a hundred expressions per answer file must not copy it a hundred
         times. Start it from :func:`base_namespace` so the functions are there.
         """
-        from jinja2.exceptions import SecurityError, UndefinedError
-        from jinja2.runtime import Undefined
-
         if "latest" not in namespace:
             namespace = {**FUNCTIONS, **namespace}
-        template = self._template
+        run = self._run
+        if run is None:
+            raise ValueError(f"expression {self.source!r} was not compiled")
         try:
-            context = template.new_context(namespace, shared=True)
-            for _ in template.root_render_func(context):
-                pass
-            result = context.vars["result"]
-        except SecurityError as exc:
-            raise ExpressionError("PL203", f"refused by the sandbox: {exc}") from None
-        except (TypeError, ZeroDivisionError, ValueError, ArithmeticError, UndefinedError):
+            result = run(namespace)
+        except (TypeError, ZeroDivisionError, ValueError, ArithmeticError):
             return None
+        except Exception as exc:
+            # Only Jinja2 raises these, so only then is it imported here.
+            from jinja2.exceptions import SecurityError, UndefinedError
+
+            if isinstance(exc, SecurityError):
+                raise ExpressionError("PL203", f"refused by the sandbox: {exc}") from None
+            if isinstance(exc, UndefinedError):
+                return None
+            if isinstance(exc, StopIteration):
+                # What escapes a template's generator instead (PEP 479).
+                raise RuntimeError("generator raised StopIteration") from exc
+            raise
+        if result.__class__ in _PLAIN_RESULTS:
+            return result
+        from jinja2.runtime import Undefined
+
         return None if isinstance(result, Undefined) else result
 
     def test(self, namespace: dict[str, Any]) -> bool:
@@ -213,22 +241,60 @@ def names_used(tree: nodes.Node) -> tuple[frozenset[str], dict[str, frozenset[st
 def compile_expression(source: str) -> Expression:
     """Parse, check and compile ``source``; raise :class:`ExpressionError` if unusable.
 
-    The compiled code is kept in the persistent compile cache
-    (:mod:`postloan_cli.cache`), keyed by the source: an expression that was
-    checked and compiled once is not parsed nor compiled again. Only
-    expressions that passed every check are stored.
+    An expression is turned into a tree of Python closures that does what
+    the Jinja2 sandbox would do, node for node (see :func:`_lower`), without
+    building a Jinja2 context per evaluation. An expression using anything
+    the closures do not cover is compiled by Jinja2 and run as a template,
+    so every expression the sandbox accepts keeps working.
+
+    The result of the work (the closures' blueprint, or the Jinja2 code) is
+    kept in the persistent compile cache (:mod:`postloan_cli.cache`), keyed
+    by the source: an expression that was checked and compiled once is not
+    parsed again. Only expressions that passed every check are stored.
     """
     from postloan_cli.cache import EXPRESSIONS
 
     entry = EXPRESSIONS.get(source)
     if entry is not None:
-        names, attrs, code = entry
-        return Expression(source, names, attrs, _from_code(code))
+        names, attrs, payload = entry
+        run = _runner(payload)
+        if run is not None:
+            return Expression(source, names, attrs, run)
     tree = parse(source)
     names, attrs = names_used(tree)
-    code = _compile(tree)
-    EXPRESSIONS.put(source, (names, attrs, code))
-    return Expression(source, names, attrs, _from_code(code))
+    payload = _plan(tree)
+    run = _runner(payload)
+    if run is None:  # pragma: no cover - a fresh plan always builds
+        raise AssertionError(f"cannot build {source!r}")
+    EXPRESSIONS.put(source, (names, attrs, payload))
+    return Expression(source, names, attrs, run)
+
+
+def compile_with_jinja(source: str) -> Expression:
+    """``source`` compiled by Jinja2 only, never as closures: the reference they must match."""
+    tree = parse(source)
+    names, attrs = names_used(tree)
+    return Expression(source, names, attrs, _template_runner(_from_code(_compile(tree))))
+
+
+def _plan(tree: nodes.Expr) -> Any:
+    """The closures' blueprint of ``tree``, or Jinja2's code when they do not cover it."""
+    try:
+        return _lower(tree)
+    except _Unsupported:
+        return _compile(tree)
+
+
+def _runner(payload: Any) -> Runner | None:
+    """A runner for a stored payload; ``None`` when it cannot be used (a damaged cache)."""
+    if isinstance(payload, tuple):
+        try:
+            return _build(payload)
+        except Exception:  # a blueprint from a foreign or damaged cache: compile again
+            return None
+    if isinstance(payload, type(_runner.__code__)):
+        return _template_runner(_from_code(payload))
+    return None
 
 
 def _compile(expr: nodes.Expr) -> Any:
@@ -240,9 +306,475 @@ def _compile(expr: nodes.Expr) -> Any:
 
 
 def _from_code(code: Any) -> Any:
-    """The template Expression.evaluate runs: a shared context, no dict copy per call."""
+    """The template a Jinja2 runner runs: a shared context, no dict copy per call."""
     env = environment()
     return env.template_class.from_code(env, code, env.make_globals(None), None)
+
+
+def _template_runner(template: Any) -> Runner:
+    """Run ``result = <expr>`` as a Jinja2 template in a context sharing the namespace."""
+
+    def run(namespace: dict[str, Any]) -> Any:
+        context = template.new_context(namespace, shared=True)
+        for _ in template.root_render_func(context):
+            pass
+        return context.vars["result"]
+
+    return run
+
+
+# --- closures ----------------------------------------------------------------------------
+#
+# A checklist expression runs a hundred times per answer file. Running it as
+# a Jinja2 template builds a context each time, which costs more than the
+# expression itself. Instead the parsed expression is lowered to a
+# *blueprint* (nested tuples of strings and constants, so the compile cache
+# can store it with marshal) and the blueprint is built into closures, one
+# per node, that do exactly what the code Jinja2 generates for the node does:
+#
+# * names are looked up in the namespace; a missing one is the sandbox's
+#   ``StrictUndefined`` (so using it fails as in Jinja2, ``is none`` is false);
+# * ``a.b`` and ``a['b']`` go through the sandbox's ``getattr``/``getitem``
+#   (attribute first, then item; ``_`` names and mutating methods refused),
+#   with a shortcut only where the result is certain: a plain ``dict`` and a
+#   name that is not one of ``dict``'s attributes is an item lookup;
+# * operators, comparisons (chained as in Python), ``and``/``or``/``not`` and
+#   conditional expressions are Python's, as in the generated code (the
+#   sandbox intercepts none of them);
+# * filters and tests are the environment's, passed the environment, an
+#   evaluation context or a context exactly as the generated code does;
+# * a call must name a function (``days_between(...)``): the whitelisted
+#   function found under that name is called directly; anything else found
+#   there goes through the sandbox's ``call`` as before;
+# * operands are evaluated in the generated code's order, so when two of
+#   them would fail, the same one fails first (a refusal stays a refusal).
+#
+# Everything else (slices, dicts, method calls, ``*args``...) raises
+# _Unsupported while lowering and the expression is compiled by Jinja2.
+
+
+class _Unsupported(Exception):
+    """A node the closures do not cover: compile the expression with Jinja2."""
+
+
+_MISSING: Any = object()
+
+_BINARY: dict[str, Callable[[Any, Any], Any]] = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": operator.truediv,
+    "floordiv": operator.floordiv,
+    "mod": operator.mod,
+    "pow": operator.pow,
+}
+_UNARY: dict[str, Callable[[Any], Any]] = {"neg": operator.neg, "pos": operator.pos}
+_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "gteq": operator.ge,
+    "lt": operator.lt,
+    "lteq": operator.le,
+    "in": lambda a, b: a in b,
+    "notin": lambda a, b: a not in b,
+}
+_CONST_TYPES = (str, int, float, bool, type(None))
+
+
+def _lower(node: nodes.Node) -> tuple[Any, ...]:
+    """The blueprint of ``node``: ``(kind, ...)`` tuples; raise :class:`_Unsupported`."""
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Const):
+        if not isinstance(node.value, _CONST_TYPES):
+            raise _Unsupported(node)
+        return ("const", node.value)
+    if isinstance(node, nodes.Name):
+        if node.ctx != "load":
+            raise _Unsupported(node)
+        return ("name", node.name)
+    if isinstance(node, nodes.Getattr):
+        return ("getattr", _lower(node.node), node.attr)
+    if isinstance(node, nodes.Getitem):
+        if isinstance(node.arg, nodes.Slice):
+            raise _Unsupported(node)
+        return ("getitem", _lower(node.node), _lower(node.arg))
+    if isinstance(node, nodes.Compare):
+        ops = tuple((op.op, _lower(op.expr)) for op in node.ops)
+        if not ops or any(op not in _COMPARE for op, _ in ops):
+            raise _Unsupported(node)
+        return ("compare", _lower(node.expr), ops)
+    if isinstance(node, nodes.And | nodes.Or):
+        return (
+            "and" if isinstance(node, nodes.And) else "or",
+            _lower(node.left),
+            _lower(node.right),
+        )
+    if isinstance(node, nodes.Not):
+        return ("not", _lower(node.node))
+    if isinstance(node, nodes.Neg | nodes.Pos):
+        return ("unary", "neg" if isinstance(node, nodes.Neg) else "pos", _lower(node.node))
+    if isinstance(node, nodes.BinExpr):
+        kind = type(node).__name__.lower()
+        if kind not in _BINARY:
+            raise _Unsupported(node)
+        return ("binary", kind, _lower(node.left), _lower(node.right))
+    if isinstance(node, nodes.Concat):
+        return ("concat", tuple(_lower(n) for n in node.nodes))
+    if isinstance(node, nodes.CondExpr):
+        otherwise = None if node.expr2 is None else _lower(node.expr2)
+        return ("cond", _lower(node.test), _lower(node.expr1), otherwise, node.lineno)
+    if isinstance(node, nodes.List | nodes.Tuple):
+        if isinstance(node, nodes.Tuple) and node.ctx != "load":
+            raise _Unsupported(node)
+        kind = "list" if isinstance(node, nodes.List) else "tuple"
+        return (kind, tuple(_lower(n) for n in node.items))
+    if isinstance(node, nodes.Call):
+        if not isinstance(node.node, nodes.Name) or node.node.ctx != "load":
+            raise _Unsupported(node)  # method calls and the like: the sandbox decides
+        return ("call", node.node.name, *_lower_signature(node))
+    if isinstance(node, nodes.Filter | nodes.Test):
+        kind = "filter" if isinstance(node, nodes.Filter) else "test"
+        known = environment().filters if kind == "filter" else environment().tests
+        if node.node is None or node.name not in known:
+            raise _Unsupported(node)  # Jinja2 reports an unknown filter or test
+        return (kind, node.name, _lower(node.node), *_lower_signature(node))
+    raise _Unsupported(node)
+
+
+def _lower_signature(node: nodes.Call | nodes.Filter | nodes.Test) -> tuple[Any, Any]:
+    if node.dyn_args is not None or node.dyn_kwargs is not None:
+        raise _Unsupported(node)
+    # Context.call drops ``_loop_vars``/``_block_vars`` keywords; let Jinja2 handle any ``_``.
+    if any(not isinstance(kw.key, str) or kw.key.startswith("_") for kw in node.kwargs):
+        raise _Unsupported(node)
+    args = tuple(_lower(a) for a in node.args)
+    kwargs = tuple((kw.key, _lower(kw.value)) for kw in node.kwargs)
+    return args, kwargs
+
+
+def _build(plan: tuple[Any, ...]) -> Runner:
+    """Closures for a blueprint made by :func:`_lower` (or read back from the cache)."""
+    env = environment()
+    undefined = env.undefined
+    kind = plan[0]
+
+    if kind == "const":
+        value = plan[1]
+        if not isinstance(value, _CONST_TYPES):
+            raise ValueError(plan)
+        return lambda ns: value
+
+    if kind == "name":
+        name = _checked_name(plan[1])
+
+        def run_name(ns: dict[str, Any]) -> Any:
+            value = ns.get(name, _MISSING)
+            return undefined(name=name) if value is _MISSING else value
+
+        return run_name
+
+    if kind == "getattr":
+        return _build_getattr(plan[1], _checked_name(plan[2]))
+
+    if kind == "getitem":
+        obj, arg = _build(plan[1]), _build(plan[2])
+        if plan[2][0] == "const" and isinstance(plan[2][1], str):
+            _checked_name(plan[2][1])
+        getitem = env.getitem
+
+        def run_getitem(ns: dict[str, Any]) -> Any:
+            target = obj(ns)
+            key = arg(ns)
+            if target.__class__ is dict and key.__class__ is str:
+                value = target.get(key, _MISSING)
+                if value is not _MISSING:
+                    return value
+            return getitem(target, key)
+
+        return run_getitem
+
+    if kind == "compare":
+        return _build_compare(plan[1], plan[2])
+
+    if kind == "and":
+        left, right = _build(plan[1]), _build(plan[2])
+        return lambda ns: left(ns) and right(ns)
+
+    if kind == "or":
+        left, right = _build(plan[1]), _build(plan[2])
+        return lambda ns: left(ns) or right(ns)
+
+    if kind == "not":
+        inner = _build(plan[1])
+        return lambda ns: not inner(ns)
+
+    if kind == "unary":
+        unary = _UNARY[plan[1]]
+        inner = _build(plan[2])
+        return lambda ns: unary(inner(ns))
+
+    if kind == "binary":
+        binary = _BINARY[plan[1]]
+        left, right = _build(plan[2]), _build(plan[3])
+        return lambda ns: binary(left(ns), right(ns))
+
+    if kind == "concat":
+        parts = tuple(_build(p) for p in plan[1])
+        return lambda ns: "".join([str(part(ns)) for part in parts])
+
+    if kind == "cond":
+        return _build_cond(plan)
+
+    if kind == "list":
+        items = tuple(_build(p) for p in plan[1])
+        return lambda ns: [item(ns) for item in items]
+
+    if kind == "tuple":
+        items = tuple(_build(p) for p in plan[1])
+        return lambda ns: tuple([item(ns) for item in items])
+
+    if kind == "call":
+        return _build_call(_checked_name(plan[1]), plan[2], plan[3])
+
+    if kind in ("filter", "test"):
+        return _build_filter_or_test(kind, plan[1], _build(plan[2]), plan[3], plan[4])
+
+    raise ValueError(f"unknown blueprint {kind!r}")
+
+
+def _checked_name(name: Any) -> str:
+    """A name or attribute from a blueprint, refused as :func:`parse` refuses it."""
+    if not isinstance(name, str) or name.startswith("_"):
+        raise ValueError(f"refused name {name!r}")
+    return name
+
+
+#: Names a plain dict answers as attributes (``items``, ``get``...): the sandbox decides those.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+def _build_getattr(obj_plan: tuple[Any, ...], attr: str) -> Runner:
+    env = environment()
+    getattr_ = env.getattr
+    undefined = env.undefined
+    obj = _build(obj_plan)
+    if attr in _DICT_ATTRIBUTES:
+        return lambda ns: getattr_(obj(ns), attr)
+
+    if obj_plan[0] == "name":
+        # ``loan.type``, ``item.value``: the most common node, in one closure.
+        name = _checked_name(obj_plan[1])
+
+        def run_name_getattr(ns: dict[str, Any]) -> Any:
+            target = ns.get(name, _MISSING)
+            if target.__class__ is dict:
+                value = target.get(attr, _MISSING)
+                return undefined(obj=target, name=attr) if value is _MISSING else value
+            if target is _MISSING:
+                target = undefined(name=name)
+            return getattr_(target, attr)
+
+        return run_name_getattr
+
+    def run_getattr(ns: dict[str, Any]) -> Any:
+        target = obj(ns)
+        if target.__class__ is dict:
+            # No attribute of that name on a dict: the sandbox would look the item up.
+            value = target.get(attr, _MISSING)
+            return undefined(obj=target, name=attr) if value is _MISSING else value
+        return getattr_(target, attr)
+
+    return run_getattr
+
+
+def _build_compare(first_plan: tuple[Any, ...], ops: Any) -> Runner:
+    first = _build(first_plan)
+    steps = tuple((_COMPARE[op], _build(p), p) for op, p in ops)
+    if len(steps) == 1:
+        compare, right, plan = steps[0]
+        if plan[0] == "const":
+            constant = plan[1]
+            fused = _fused_compare(first_plan, compare, constant)
+            if fused is not None:
+                return fused
+            return lambda ns: compare(first(ns), constant)
+        if (
+            plan[0] == "list"
+            and all(p[0] == "const" for p in plan[1])
+            and compare
+            in (
+                _COMPARE["in"],
+                _COMPARE["notin"],
+            )
+        ):
+            # ``x in ['a', 'b']``: a tuple holds the same things and tests them the same way.
+            members = tuple(p[1] for p in plan[1])
+            return lambda ns: compare(first(ns), members)
+        return lambda ns: compare(first(ns), right(ns))
+
+    def run_chain(ns: dict[str, Any]) -> Any:
+        # ``a < b < c`` as Python runs it: b evaluated once, stop at the first false.
+        left = first(ns)
+        last = len(steps) - 1
+        for index, (compare, right_of, _) in enumerate(steps):
+            right = right_of(ns)
+            result = compare(left, right)
+            if index == last or not result:
+                return result
+            left = right
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return run_chain
+
+
+def _fused_compare(
+    left_plan: tuple[Any, ...], compare: Callable[[Any, Any], Any], constant: Any
+) -> Runner | None:
+    """``answer == 'x'``, ``item.kind == 'x'``: most rules, in one closure each.
+
+    Exactly what the name (or attribute) closure followed by the comparison
+    does; ``None`` for other left sides.
+    """
+    env = environment()
+    undefined = env.undefined
+    if left_plan[0] == "name":
+        name = _checked_name(left_plan[1])
+
+        def run_name_compare(ns: dict[str, Any]) -> Any:
+            value = ns.get(name, _MISSING)
+            if value is _MISSING:
+                value = undefined(name=name)
+            return compare(value, constant)
+
+        return run_name_compare
+    if (
+        left_plan[0] == "getattr"
+        and left_plan[1][0] == "name"
+        and left_plan[2] not in _DICT_ATTRIBUTES
+    ):
+        name = _checked_name(left_plan[1][1])
+        attr = _checked_name(left_plan[2])
+        getattr_ = env.getattr
+
+        def run_attribute_compare(ns: dict[str, Any]) -> Any:
+            target = ns.get(name, _MISSING)
+            if target.__class__ is dict:
+                value = target.get(attr, _MISSING)
+                if value is _MISSING:
+                    value = undefined(obj=target, name=attr)
+            else:
+                if target is _MISSING:
+                    target = undefined(name=name)
+                value = getattr_(target, attr)
+            return compare(value, constant)
+
+        return run_attribute_compare
+    return None
+
+
+def _build_cond(plan: tuple[Any, ...]) -> Runner:
+    test, then = _build(plan[1]), _build(plan[2])
+    if plan[3] is not None:
+        otherwise = _build(plan[3])
+        return lambda ns: then(ns) if test(ns) else otherwise(ns)
+    from jinja2.runtime import Undefined
+
+    # What the generated code returns for a false ``a if b`` (a plain Undefined).
+    hint = (
+        f"the inline if-expression on line {int(plan[4])} evaluated to false and"
+        " no else section was defined."
+    )
+    return lambda ns: then(ns) if test(ns) else Undefined(hint)
+
+
+def _build_call(name: str, args_plan: Any, kwargs_plan: Any) -> Runner:
+    env = environment()
+    undefined = env.undefined
+    args = tuple(_build(p) for p in args_plan)
+    kwargs = tuple((_checked_name(k), _build(p)) for k, p in kwargs_plan)
+    allowed = FUNCTIONS.get(name)
+
+    if allowed is not None and not kwargs and len(args) in (1, 2):
+        # ``latest(items, 'period_end')``, ``days_between(a, b)``: the usual calls, unrolled.
+        first = args[0]
+        second = args[-1]
+        single = len(args) == 1
+
+        def run_simple_call(ns: dict[str, Any]) -> Any:
+            func = ns.get(name, _MISSING)
+            if func is allowed:
+                values = (first(ns),) if single else (first(ns), second(ns))
+                try:
+                    return allowed(*values)
+                except StopIteration:
+                    return undefined(
+                        "value was undefined because a callable raised a StopIteration exception"
+                    )
+            return run_call(ns)
+
+    def run_call(ns: dict[str, Any]) -> Any:
+        func = ns.get(name, _MISSING)
+        if func is _MISSING:
+            func = undefined(name=name)
+        values = [a(ns) for a in args]
+        named = {k: v(ns) for k, v in kwargs}
+        if allowed is not None and func is allowed:
+            try:
+                return allowed(*values, **named)
+            except StopIteration:
+                return undefined(
+                    "value was undefined because a callable raised a StopIteration exception"
+                )
+        # Not the whitelisted function: whatever it is, the sandbox decides.
+        return env.call(_context(ns), func, *values, **named)
+
+    if allowed is not None and not kwargs and len(args) in (1, 2):
+        return run_simple_call
+    return run_call
+
+
+def _build_filter_or_test(
+    kind: str, name: Any, value: Runner, args_plan: Any, kwargs_plan: Any
+) -> Runner:
+    from jinja2 import tests as jinja_tests
+    from jinja2.nodes import EvalContext
+    from jinja2.utils import _PassArg
+
+    env = environment()
+    func: Any = (env.filters if kind == "filter" else env.tests)[name]
+    args = tuple(_build(p) for p in args_plan)
+    kwargs = tuple((_checked_name(k), _build(p)) for k, p in kwargs_plan)
+    if func is jinja_tests.test_none and not args and not kwargs:
+        return lambda ns: value(ns) is None
+    pass_arg = _PassArg.from_obj(func)
+
+    def run(ns: dict[str, Any]) -> Any:
+        subject = value(ns)
+        values = [a(ns) for a in args]
+        named = {k: v(ns) for k, v in kwargs}
+        if pass_arg is _PassArg.context:
+            return func(_context(ns), subject, *values, **named)
+        if pass_arg is _PassArg.eval_context:
+            # What a template context holds (a template without a name).
+            return func(EvalContext(env, None), subject, *values, **named)
+        if pass_arg is _PassArg.environment:
+            return func(env, subject, *values, **named)
+        return func(subject, *values, **named)
+
+    return run
+
+
+def _context(namespace: dict[str, Any]) -> Any:
+    """The context a template would run in: what context filters and ``env.call`` get.
+
+    As ``Template.new_context(namespace, shared=True)`` makes it: the namespace
+    as parent, no name, no blocks, the environment's globals (their names only:
+    that is all a context keeps of them).
+    """
+    env = environment()
+    return env.context_class(env, namespace, None, {}, globals=env.globals)
 
 
 def save_compiled() -> None:
