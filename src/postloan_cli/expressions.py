@@ -194,7 +194,24 @@ def parse(source: str) -> nodes.Expr:
         raise ExpressionError("PL201", "expression does not parse: expected one expression")
     expr = body[0].nodes[0]
     _refuse_internals(expr)
+    _refuse_unknown_filters(expr, env)
     return expr
+
+
+def _refuse_unknown_filters(tree: nodes.Node, env: Any) -> None:
+    """Name an unknown filter or test here: Jinja would only fail when compiling it."""
+    from jinja2 import nodes
+
+    candidates = [tree, *tree.find_all((nodes.Filter, nodes.Test))]
+    for node in candidates:
+        if isinstance(node, nodes.Filter) and node.name not in env.filters:
+            raise ExpressionError(
+                "PL201", f"expression does not parse: no filter named {node.name!r}"
+            )
+        if isinstance(node, nodes.Test) and node.name not in env.tests:
+            raise ExpressionError(
+                "PL201", f"expression does not parse: no test named {node.name!r}"
+            )
 
 
 def _refuse_internals(tree: nodes.Node) -> None:
