@@ -61,17 +61,24 @@ except ImportError:  # pragma: no cover - not installed
 #: ``except`` catches. Block nesting needs an indicator or more indentation
 #: per level, so without chained indicators (``- - - x``) and deep
 #: indentation it stays shallow; yaml-rs refuses deep flow nesting itself.
-#: Each pattern starts with a literal character, which keeps every search a
-#: few microseconds; a false alarm only costs speed.
+#: Each pattern is searched on its own and starts with a literal character,
+#: which keeps every search a few microseconds (one pattern of alternatives
+#: is many times slower); a false alarm only costs speed.
 _NOT_FOR_FAST_PATH = tuple(
     re.compile(pattern)
     for pattern in (
-        r"!(?<=[\s\[{,]!)",  # a tag
-        r"&(?<=[\s\[{,]&)(?=\S)|\*(?<=[\s\[{,]\*)(?=\S)",  # anchors, aliases (PyYAML checks them)
-        r"\?(?<=[\s\[{,]\?)(?=\s)",  # an explicit key
-        r"%(?<=\n%)|-(?<=\n-)--(?=\s)|\.(?<=\n\.)\.\.(?=\s)",  # directives, document markers
-        r"-(?<=\s-)[ \t]+[-:?](?=\s)|:(?<=\s:)(?=\s)",  # chained indicators, empty keys
-        r"_(?:(?<=[0-9.]_)|(?=[0-9.]))|0[xX][0-9a-fA-F]*_",  # 1_000: a number to yaml-rs only
+        # "x(?<![^\s\[{,]x)": x at the start of a token (or of the file)
+        r"!(?<![^\s\[{,]!)",  # a tag
+        r"&(?<![^\s\[{,]&)(?=\S)",  # an anchor
+        r"\*(?<![^\s\[{,]\*)(?=\S)",  # an alias (PyYAML checks what aliases expand to)
+        r"\?(?<![^\s\[{,]\?)(?=\s|$)",  # an explicit key
+        r"\n%",  # a directive
+        r"\n---(?=\s|$)",  # document markers
+        r"\n\.\.\.(?=\s|$)",
+        r"-(?<![^\s]-)[ \t]+[-:?](?=\s|$)",  # chained indicators: - - x, - ? x, - : x
+        r":(?<![^\s]:)(?=\s|$)",  # an empty key (also : - x, : : x)
+        r"_(?:(?<=[0-9.]_)|(?=[0-9.]))",  # 1_000, ._5: a number to yaml-rs only
+        r"0[xX][0-9a-fA-F]*_",  # 0x1_F: likewise
         r"0(?:[XOBb]|(?<=[-+]0)[xo])",  # 0X1F, 0b101, +0x1F: likewise
         r"\.(?:[iI][nN][fF]|[nN][aA][nN])",  # .inf and .nan in any spelling
         r"\n {100}",  # deep indentation
@@ -79,6 +86,8 @@ _NOT_FOR_FAST_PATH = tuple(
         r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\u2028\u2029\ufffe\uffff]",
     )
 )
+#: The same constructs at the very start of the file.
+_NOT_FOR_FAST_PATH_AT_START = ("%", "---", "...", " " * 100)
 #: Beyond those patterns, a file goes to PyYAML if it has a bracket or a tab.
 #: Flow collections (``{a: 1}``, ``[x, y]``) were the main source of
 #: differences (continuation lines, ``?``, ``:`` and brackets inside them);
@@ -91,8 +100,9 @@ def _fast_parse(text: str) -> dict[Any, Any] | None:
     """``text``'s data by the fast path, or ``None`` where PyYAML must read it."""
     if _yaml_rs is None or any(c in text for c in _NOT_FAST_CHARACTERS):
         return None
-    lined = "\n" + text  # the start of the file is a line start
-    if any(pattern.search(lined) for pattern in _NOT_FOR_FAST_PATH):
+    if text.startswith(_NOT_FOR_FAST_PATH_AT_START) or any(
+        pattern.search(text) for pattern in _NOT_FOR_FAST_PATH
+    ):
         return None
     try:
         data = _yaml_rs.loads(text, parse_datetime=False)
