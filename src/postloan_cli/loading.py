@@ -2,14 +2,24 @@
 
 The fast path parses with the C loader and validates with pydantic; only a
 file that fails pays for locating each error's line and column.
+
+A checklist that loaded and compiled cleanly is also kept, validated, in the
+persistent compile cache (:mod:`postloan_cli.cache`), keyed by the hash of
+its bytes and of the code that reads it: parsing and validating the shipped
+checklist (~150 KB of YAML) costs more than the rest of a one-file
+``postloan inspect``, and it only changes when the file or postloan does.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import pickle
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -76,11 +86,100 @@ def read_checklist(path: Path, display: str | None = None) -> tuple[yamlio.Docum
 
 @functools.lru_cache(maxsize=32)
 def _load_compiled(path: Path, mtime_ns: int, size: int) -> CompiledChecklist:
+    stored = _StoredChecklist(path, size)
+    checklist = stored.get()
+    if checklist is not None:
+        # Validated and compiled without errors when it was stored: compiling
+        # again is quick (expressions come from the cache) and cannot fail.
+        return compile_checklist(checklist, str(path))
     doc, checklist = read_checklist(path)
     try:
-        return compile_checklist(checklist, doc.file)
+        compiled = compile_checklist(checklist, doc.file)
     except InputError as exc:
         raise InputError([doc.place(p) for p in exc.problems]) from None
+    stored.put(checklist)
+    return compiled
+
+
+#: Bumped when the layout of a stored checklist changes.
+_STORE_LAYOUT = 1
+
+
+@functools.cache
+def _code_fingerprint() -> str:
+    """What a stored checklist depends on besides the file: the code that read it.
+
+    The source text of the models, of the YAML reader and of this module,
+    the versions of the libraries they use (pydantic, the YAML parsers) and
+    Python's: an edited model or parser never meets a checklist read by its
+    older self. Empty when a source cannot be read (nothing is then stored).
+    """
+    import pydantic
+
+    from postloan_cli import models
+
+    digest = hashlib.sha256(
+        f"{_STORE_LAYOUT}|{sys.implementation.cache_tag}|{pydantic.VERSION}".encode()
+    )
+    for module in (models, yamlio, sys.modules[__name__]):
+        try:
+            digest.update(Path(str(module.__file__)).read_bytes())
+        except (OSError, TypeError):
+            return ""
+        used = (v for v in vars(module).values() if isinstance(v, ModuleType))
+        libraries = sorted(f"{m.__name__}={getattr(m, '__version__', '')}" for m in used)
+        digest.update("|".join(libraries).encode())
+    return digest.hexdigest()
+
+
+class _StoredChecklist:
+    """The validated checklist of one checklist file, in the compile cache."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self._file: Path | None = None
+        if size > yamlio.MAX_BYTES:
+            return  # read_checklist refuses it, without reading it all
+        from postloan_cli.cache import cache_dir
+
+        folder = cache_dir()
+        fingerprint = _code_fingerprint() if folder is not None else ""
+        if folder is None or not fingerprint:
+            return
+        try:
+            content = path.read_bytes()
+        except OSError:
+            return  # read_checklist reports it
+        key = hashlib.sha256(f"{fingerprint}|".encode() + content).hexdigest()
+        self._file = folder / "checklists" / f"{key}.pickle"
+
+    def get(self) -> Checklist | None:
+        """The stored checklist; ``None`` when absent, disabled or unusable."""
+        if self._file is None:
+            return None
+        try:
+            data = self._file.read_bytes()
+        except OSError:
+            return None
+        try:
+            # Our own file in the user's own cache folder, written by put()
+            # below: as trusted as the cache's compiled code and __pycache__.
+            checklist = pickle.loads(data)  # noqa: S301
+        except Exception:  # damaged, truncated or foreign: read the YAML again
+            return None
+        return checklist if isinstance(checklist, Checklist) else None
+
+    def put(self, checklist: Checklist) -> None:
+        """Store ``checklist`` (silently skipped when the cache is unusable)."""
+        if self._file is None:
+            return
+        from postloan_cli.cache import write_atomic
+
+        try:
+            self._file.parent.mkdir(exist_ok=True)
+            data = pickle.dumps(checklist, protocol=pickle.HIGHEST_PROTOCOL)
+        except (OSError, pickle.PicklingError, TypeError):
+            return
+        write_atomic(self._file, data)
 
 
 def load_checklist(path: Path) -> CompiledChecklist:

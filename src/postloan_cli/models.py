@@ -10,7 +10,9 @@ against the pinned checklist by :mod:`postloan_cli.answers`, because their
 type depends on the question.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: pydantic would have to
+# evaluate every field's annotation from its text when each class is created,
+# a fifth of this module's import time. Everything is defined before use.
 
 import datetime as dt
 import enum
@@ -94,7 +96,12 @@ Area = Literal[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # defer_build: a model's validator is built when it first validates, not at
+    # import. ``postloan inspect`` validates only the answer-file models; the
+    # checklist side (half the classes, the costly unions) comes from the
+    # compile cache already validated (see postloan_cli.loading), so building
+    # it at import would be start-up time spent for nothing.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 # --- checklist ----------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterable
 from typing import NoReturn
@@ -38,6 +39,33 @@ def internal_error(exc: BaseException) -> NoReturn:
         "Set POSTLOAN_DEBUG=1 to see the details.\n"
     )
     sys.exit(EXIT_INTERNAL)
+
+
+# C0 and C1 control characters (escape sequences, carriage returns, bells)
+# from answer files and checklists must not reach the terminal as such.
+_CONTROLS = {code: "\ufffd" for code in (*range(0x20), *range(0x7F, 0xA0)) if code != 0x0A}
+_CONTROLS[0x09] = " "
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal: control characters shown as U+FFFD, tabs as spaces."""
+    return text.translate(_CONTROLS)
+
+
+def resume_gc() -> None:
+    """Turn the garbage collector back on before work that may run long.
+
+    ``main`` keeps the cyclic collector off while a command starts (see
+    :func:`postloan_cli.cli.main`). A command that then works through many
+    files or an interactive session calls this first: what exists now (the
+    imported code, mostly) is frozen, never to be traversed again (nor
+    copied into forked workers by the collector's writes), and collection
+    resumes for what the work creates. Nothing to do when it was not off
+    (tests, library use).
+    """
+    if not gc.isenabled():
+        gc.freeze()
+        gc.enable()
 
 
 def console(stderr: bool = False):  # type: ignore[no-untyped-def]

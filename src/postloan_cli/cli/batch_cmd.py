@@ -55,7 +55,7 @@ def batch(
     failed files. A re-run renders only what changed (--force: everything).
     Exit codes: 0 ok; 1 some file failed (or --fail-on matched); 2 usage error.
     """
-    from postloan_cli.cli._edge import fail, usage
+    from postloan_cli.cli._edge import fail, resume_gc, usage
 
     if fail_on is not None and fail_on not in _SEVERITIES:
         usage(f"unknown severity {fail_on!r} for --fail-on; choose from {', '.join(_SEVERITIES)}")
@@ -79,6 +79,7 @@ def batch(
         force=force,
     )
     reporter = _Reporter()
+    resume_gc()  # thousands of files: collect as usual
     try:
         result = run_batch(
             input_dir, output, options, on_result=reporter.result, on_start=reporter.start

@@ -76,8 +76,10 @@ def inspect(
                 "standard input is not a terminal, so no questions can be asked; "
                 "give an answer file with --answers FILE"
             )
+        from postloan_cli.cli._edge import resume_gc
         from postloan_cli.interactive import InteractiveOptions, run_interactive
 
+        resume_gc()  # a session of any length: collect as usual
         code = run_interactive(
             InteractiveOptions(
                 render=options,
@@ -103,10 +105,12 @@ def inspect(
 
 
 def print_summary(result: Inspected, lang: str | None) -> None:
-    """The terminal summary: loan, suggested classification, signals, files written."""
-    from rich.table import Table
+    """The terminal summary: loan, suggested classification, signals, files written.
 
-    from postloan_cli.cli._edge import console
+    Plain text (see :mod:`postloan_cli.cli._table`): rich is not imported for
+    these few lines.
+    """
+    from postloan_cli.cli._edge import printable
     from postloan_cli.i18n import labels, localize
 
     ev = result.evaluation
@@ -114,28 +118,30 @@ def print_summary(result: Inspected, lang: str | None) -> None:
     language = lang or checklist.default_language
     words = labels(language)
     loan = ev.answer_file.loan
-    out = console()
+    out = sys.stdout
 
     def classification(value: str) -> str:
         return words.get(f"classification_{value}", value)
 
-    out.print(
-        f"{words['loan']} {loan.id} — {loan.borrower.name}  "
-        f"({ev.answer_file.inspection.date.isoformat()})",
-        markup=False,
-        soft_wrap=True,
+    out.write(
+        printable(
+            f"{words['loan']} {loan.id} — {loan.borrower.name}  "
+            f"({ev.answer_file.inspection.date.isoformat()})"
+        )
+        + "\n"
     )
     proposed = classification(ev.proposed.value) if ev.proposed else "—"
-    out.print(
-        f"{words['suggested_classification']}: {classification(ev.suggested.value)}   "
-        f"{words['proposed_classification']}: {proposed}",
-        markup=False,
-        soft_wrap=True,
+    out.write(
+        printable(
+            f"{words['suggested_classification']}: {classification(ev.suggested.value)}   "
+            f"{words['proposed_classification']}: {proposed}"
+        )
+        + "\n"
     )
     if ev.signals:
-        table = Table(title=f"{words['warning_signals']}: {len(ev.signals)}", title_justify="left")
-        for column in ("severity", "signal", "required_action", "escalate_to"):
-            table.add_column(words[column])
+        from postloan_cli.cli._table import print_table
+
+        rows = []
         for signal in ev.signals:
             text = localize(signal.text, language, checklist.default_language)
             if signal.item:
@@ -143,23 +149,24 @@ def print_summary(result: Inspected, lang: str | None) -> None:
             escalate = localize(signal.escalate_to, language, checklist.default_language)
             if escalate and signal.due:
                 escalate = f"{escalate} — {signal.due.isoformat()}"
-            table.add_row(
-                words.get(f"severity_{signal.severity.value}", signal.severity.value),
-                _plain(text),
-                _plain(localize(signal.action, language, checklist.default_language)),
-                _plain(escalate),
+            rows.append(
+                (
+                    words.get(f"severity_{signal.severity.value}", signal.severity.value),
+                    text,
+                    localize(signal.action, language, checklist.default_language),
+                    escalate,
+                )
             )
-        out.print(table)
+        print_table(
+            f"{words['warning_signals']}: {len(ev.signals)}",
+            [words[c] for c in ("severity", "signal", "required_action", "escalate_to")],
+            rows,
+            out,
+        )
     else:
-        out.print(words["no_signals"], markup=False, soft_wrap=True)
+        out.write(printable(words["no_signals"]) + "\n")
     for fmt, path in result.written.items():
-        out.print(f"{fmt}: {path}", markup=False, soft_wrap=True)
-
-
-def _plain(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+        out.write(printable(f"{fmt}: {path}") + "\n")
 
 
 def register(app: typer.Typer) -> None:

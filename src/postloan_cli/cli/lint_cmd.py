@@ -91,8 +91,10 @@ def lint(
         checklist_dirs=tuple(checklists),
         examples=examples,
     )
+    from postloan_cli.cli._edge import resume_gc
     from postloan_cli.errors import InputError
 
+    resume_gc()  # folders of files: collect as usual
     try:
         result = lint_paths(paths, options)
     except InputError as exc:  # e.g. the lock file cannot be written
