@@ -76,8 +76,8 @@ def _imported(result: dict[str, Any], *packages: str) -> list[str]:
 
 def test_libyaml_parser_is_used() -> None:
     # A silent fallback to the pure-Python parser made every file ~50x slower once.
-    assert yamlio.WITH_LIBYAML
-    assert yamlio._FastLoader.__mro__[1].__module__ == "yaml._yaml"
+    assert yamlio.with_libyaml()
+    assert yamlio._pyyaml().Loader.__mro__[1].__module__ == "yaml._yaml"
 
 
 def test_help_imports_typer_only(tmp_path: Path) -> None:

@@ -142,11 +142,14 @@ def _corpus() -> list[str]:
     return texts + [b for b in map(_block_style, texts) if b]
 
 
-def test_fast_path_is_used_for_block_style_files() -> None:
+def test_fast_path_is_used_for_block_style_and_simple_flow_files() -> None:
     assert yamlio._yaml_rs is not None, "yaml-rs is a dependency: install it"
     for text in _corpus():
         if "[" not in text and "{" not in text:
             assert yamlio._fast_parse(text) is not None
+    # hand-written answer files: one-line lists of evidence, money as {amount, currency}
+    for example in sorted(EXAMPLES.glob("*.yaml")):
+        assert yamlio._fast_parse(example.read_text(encoding="utf-8")) is not None
 
 
 _MUTATIONS = [
@@ -210,8 +213,13 @@ def test_fast_and_pyyaml_paths_agree_on_real_and_mutated_files() -> None:
         "a: 0b101\n",
         "a: +0x1F\n",
         "a: .iNf\n",
-        "a: {b: 1}\n",  # flow collections
-        "a: [1, 2]\n",
+        "a: {b: [1]}\n",  # flow collections other than simple one-line ones
+        "a: [1,\n  2]\n",
+        "a: {b: 1, ?c: 2}\n",
+        "a: [x]y\n",
+        "a: b{c\n",
+        "a: [-1, 2]\n",
+        "a: {b: 'x' }z\n",
         "a: x\n\t\n",  # a tab
         "a: x\x07y\n",  # a control character
         "a: x\u2028y\n",  # a line break in YAML 1.1 only
@@ -240,3 +248,35 @@ def test_deep_nesting_never_crashes_the_process() -> None:
     )
     assert done.returncode == 0, done.stderr[-500:]
     assert done.stdout.split() and all(code.startswith("PL") for code in done.stdout.split())
+
+
+_FLOW_ATOMS = [
+    *("a", "b c", "1", "1.5", "-1", "0x1F", "1e3", ".5", "true", "no", "null", "~"),
+    *("2026-01-01", "a'b", "'q'", '"q"', "'it''s'", '"a\\"b"', '"x,y"', "中文", "a/b"),
+    *("a b ", "12:30", "a:b", "http://x", "5%", "&a", "*a", "!a", "?a", "-a", "...", ""),
+]
+
+
+def test_simple_flow_collections_read_the_same() -> None:
+    # One-line flow collections take the fast path: both parsers must agree on
+    # every one the fast path accepts (tricky scalars included).
+    rng = random.Random(7)
+    checked = 0
+    for _ in range(3000):
+        if rng.random() < 0.5:
+            items = ", ".join(
+                f"{rng.choice(['id', 'a_b', 'true', '1'])}: {rng.choice(_FLOW_ATOMS)}"
+                for _ in range(rng.randint(0, 3))
+            )
+            flow = "{" + items + "}"
+        else:
+            flow = "[" + ", ".join(rng.choice(_FLOW_ATOMS) for _ in range(rng.randint(0, 3))) + "]"
+        prefix = rng.choice(["a: ", "- ", "a:\n  b: "])
+        text = f"x: 1\n{prefix}{flow}{rng.choice(['', ' # c'])}\n"
+        fast = yamlio._fast_parse(text)
+        if fast is None:
+            continue
+        checked += 1
+        kind, slow = _slow(text)
+        assert kind == "ok" and _shape(fast) == _shape(slow), text
+    assert checked > 500

@@ -119,7 +119,8 @@ def _code_fingerprint() -> str:
     from postloan_cli import models
 
     digest = hashlib.sha256(
-        f"{_STORE_LAYOUT}|{sys.implementation.cache_tag}|{pydantic.VERSION}".encode()
+        f"{_STORE_LAYOUT}|{sys.implementation.cache_tag}|{pydantic.VERSION}|"
+        f"{yamlio.parser_versions()}".encode()
     )
     for module in (models, yamlio, sys.modules[__name__]):
         try:

@@ -32,13 +32,13 @@ through them to get line and column. Only failures pay for this.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
-
-import yaml
 
 from postloan_cli.errors import InputError, Problem
 
@@ -88,17 +88,49 @@ _NOT_FOR_FAST_PATH = tuple(
 )
 #: The same constructs at the very start of the file.
 _NOT_FOR_FAST_PATH_AT_START = ("%", "---", "...", " " * 100)
-#: Beyond those patterns, a file goes to PyYAML if it has a bracket or a tab.
-#: Flow collections (``{a: 1}``, ``[x, y]``) were the main source of
-#: differences (continuation lines, ``?``, ``:`` and brackets inside them);
-#: tabs near indentation are errors to libyaml only. Files postloan writes
-#: use block style and no tabs.
-_NOT_FAST_CHARACTERS = "[]{}\t"
+#: Beyond those patterns, a file goes to PyYAML if it has a tab (near
+#: indentation, an error to libyaml only), or a bracket outside a simple
+#: one-line flow collection. Flow collections were the main source of
+#: differences (continuation lines, ``?``, ``:`` and brackets inside them),
+#: but hand-written answer files use simple ones all the time
+#: (``evidence: [Statement 2026-03, "Minutes, board"]``,
+#: ``amount: {amount: 2500000.00, currency: EUR}``): a line with a bracket
+#: takes the fast path only if it is exactly one such collection of plain
+#: or quoted scalars, as the value of a key or a list item.
+_KEY = r"[A-Za-z_][\w-]*"
+_SCALAR = (
+    r"""(?:"[^"\\\n]*"|'(?:[^'\n]|'')*'"""
+    r"|[^\s\-?:,\[\]{}#&*!|>'\"%@`](?:[^,\[\]{}#:\n]*[^\s,\[\]{}#:])?)"
+)
+_SIMPLE_FLOW_LINE = re.compile(
+    rf" *(?:- +)?(?:{_KEY}: +)?"
+    rf"(?:\{{ *(?:{_KEY}: +{_SCALAR}(?: *, *{_KEY}: +{_SCALAR})*)? *\}}"
+    rf"|\[ *(?:{_SCALAR}(?: *, *{_SCALAR})*)? *\])"
+    r"(?: +#[^\n]*)? *"
+)
+
+
+def _simple_flow_only(text: str) -> bool:
+    """Whether every line with a bracket holds one simple one-line flow collection."""
+    checked: set[int] = set()
+    for bracket in "[]{}":
+        at = text.find(bracket)
+        while at != -1:
+            start = text.rfind("\n", 0, at) + 1
+            if start not in checked:
+                end = text.find("\n", at)
+                if not _SIMPLE_FLOW_LINE.fullmatch(text, start, len(text) if end == -1 else end):
+                    return False
+                checked.add(start)
+            at = text.find(bracket, at + 1)
+    return True
 
 
 def _fast_parse(text: str) -> dict[Any, Any] | None:
     """``text``'s data by the fast path, or ``None`` where PyYAML must read it."""
-    if _yaml_rs is None or any(c in text for c in _NOT_FAST_CHARACTERS):
+    if _yaml_rs is None or "\t" in text:
+        return None
+    if ("[" in text or "{" in text or "]" in text or "}" in text) and not _simple_flow_only(text):
         return None
     if text.startswith(_NOT_FOR_FAST_PATH_AT_START) or any(
         pattern.search(text) for pattern in _NOT_FOR_FAST_PATH
@@ -111,102 +143,6 @@ def _fast_parse(text: str) -> dict[Any, Any] | None:
     return data if isinstance(data, dict) and data else None
 
 
-# libyaml's parser; ``yaml.CParser`` is not exported at the top level, so a
-# ``hasattr(yaml, "CParser")`` test silently picks the pure-Python parser.
-_CParser: Any
-try:
-    from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    _CParser = None
-
-
-class _Resolver(yaml.resolver.Resolver):
-    """YAML 1.2 core schema: ``yes``/``no``/``on`` stay strings, no octal ``0755``."""
-
-
-_Resolver.yaml_implicit_resolvers = {}
-_Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
-_Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:null",
-    re.compile(r"^(?:~|null|Null|NULL|)$"),
-    ["~", "n", "N", ""],
-)
-_Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:int",
-    re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
-    list("-+0123456789"),
-)
-_Resolver.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-    ),
-    list("-+0123456789."),
-)
-
-
-class _Constructor(yaml.constructor.SafeConstructor):
-    """Plain data only; duplicate keys raise; dates stay text for pydantic to check."""
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
-        if not isinstance(node, yaml.MappingNode):
-            raise yaml.constructor.ConstructorError(
-                None, None, f"expected a mapping, found {node.id}", node.start_mark
-            )
-        self.flatten_mapping(node)
-        mapping: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool) and key is not None:
-                raise yaml.constructor.ConstructorError(
-                    None, None, "mapping keys must be plain scalars", key_node.start_mark
-                )
-            if key in mapping:
-                raise _DuplicateKey(key, key_node.start_mark)
-            mapping[key] = self.construct_object(value_node, deep=deep)
-        return mapping
-
-    def construct_yaml_int(self, node: Any) -> int:
-        text = str(self.construct_scalar(node))
-        if text.startswith("0o"):
-            return int(text[2:], 8)
-        if text.startswith("0x"):
-            return int(text[2:], 16)
-        return int(text)
-
-    def construct_yaml_float(self, node: Any) -> float:
-        text = str(self.construct_scalar(node)).lower()
-        if text.endswith(".inf"):
-            return float("-inf") if text.startswith("-") else float("inf")
-        if text.endswith(".nan"):
-            return float("nan")
-        return float(text)
-
-
-_Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)  # type: ignore[type-var]
-_Constructor.add_constructor(  # type: ignore[type-var]
-    "tag:yaml.org,2002:float", _Constructor.construct_yaml_float
-)
-# Explicit !!timestamp / !!binary / !!set tags would build objects pydantic does not expect.
-for _tag in ("timestamp", "binary", "set", "omap", "pairs"):
-    _Constructor.add_constructor(  # type: ignore[type-var]
-        f"tag:yaml.org,2002:{_tag}", _Constructor.construct_yaml_str
-    )
-_Constructor.add_constructor(
-    None,
-    lambda loader, node: (_ for _ in ()).throw(  # unknown tags are refused
-        yaml.constructor.ConstructorError(
-            None, None, f"tag {node.tag!r} is not allowed", node.start_mark
-        )
-    ),
-)
-
-
 class _DuplicateKey(Exception):
     def __init__(self, key: Any, mark: Any) -> None:
         self.key = key
@@ -217,36 +153,155 @@ class _AliasBomb(Exception):
     pass
 
 
-# The C parser cannot take a Python resolver class through MRO alone, so build
-# the loader class with our constructor and resolver on top of the C parser.
-#: Whether the C parser is in use (the benchmark and a test check it).
-WITH_LIBYAML = _CParser is not None
+@functools.cache
+def _pyyaml() -> Any:
+    """PyYAML and our YAML 1.2 loader on top of it, built on first use.
 
-if _CParser is not None:
+    Most files never need it (the fast path reads them), so ``postloan``
+    does not pay for importing PyYAML at start-up.
+    """
+    import yaml
 
-    class _FastLoader(_CParser, _Constructor, _Resolver):  # type: ignore[misc]
-        def __init__(self, stream: str) -> None:
-            _CParser.__init__(self, stream)
-            _Constructor.__init__(self)
-            _Resolver.__init__(self)
+    # libyaml's parser; ``yaml.CParser`` is not exported at the top level, so a
+    # ``hasattr(yaml, "CParser")`` test silently picks the pure-Python parser.
+    _CParser: Any
+    try:
+        from yaml.cyaml import CParser as _CParser  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - PyYAML built without libyaml
+        _CParser = None
 
-else:  # pragma: no cover - libyaml missing
+    class _Resolver(yaml.resolver.Resolver):
+        """YAML 1.2 core schema: ``yes``/``no``/``on`` stay strings, no octal ``0755``."""
 
-    class _FastLoader(  # type: ignore[no-redef]
-        yaml.reader.Reader,
-        yaml.scanner.Scanner,
-        yaml.parser.Parser,
-        yaml.composer.Composer,
-        _Constructor,
-        _Resolver,
-    ):
-        def __init__(self, stream: str) -> None:
-            yaml.reader.Reader.__init__(self, stream)
-            yaml.scanner.Scanner.__init__(self)
-            yaml.parser.Parser.__init__(self)
-            yaml.composer.Composer.__init__(self)
-            _Constructor.__init__(self)
-            _Resolver.__init__(self)
+    _Resolver.yaml_implicit_resolvers = {}
+    _Resolver.add_implicit_resolver(
+        "tag:yaml.org,2002:bool",
+        re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+        list("tTfF"),
+    )
+    _Resolver.add_implicit_resolver(
+        "tag:yaml.org,2002:null",
+        re.compile(r"^(?:~|null|Null|NULL|)$"),
+        ["~", "n", "N", ""],
+    )
+    _Resolver.add_implicit_resolver(
+        "tag:yaml.org,2002:int",
+        re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$"),
+        list("-+0123456789"),
+    )
+    _Resolver.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(
+            r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+            r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+        ),
+        list("-+0123456789."),
+    )
+
+    class _Constructor(yaml.constructor.SafeConstructor):
+        """Plain data only; duplicate keys raise; dates stay text for pydantic to check."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            if not isinstance(node, yaml.MappingNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"expected a mapping, found {node.id}", node.start_mark
+                )
+            self.flatten_mapping(node)
+            mapping: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if not isinstance(key, str | int | float | bool) and key is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "mapping keys must be plain scalars", key_node.start_mark
+                    )
+                if key in mapping:
+                    raise _DuplicateKey(key, key_node.start_mark)
+                mapping[key] = self.construct_object(value_node, deep=deep)
+            return mapping
+
+        def construct_yaml_int(self, node: Any) -> int:
+            text = str(self.construct_scalar(node))
+            if text.startswith("0o"):
+                return int(text[2:], 8)
+            if text.startswith("0x"):
+                return int(text[2:], 16)
+            return int(text)
+
+        def construct_yaml_float(self, node: Any) -> float:
+            text = str(self.construct_scalar(node)).lower()
+            if text.endswith(".inf"):
+                return float("-inf") if text.startswith("-") else float("inf")
+            if text.endswith(".nan"):
+                return float("nan")
+            return float(text)
+
+    _Constructor.add_constructor("tag:yaml.org,2002:int", _Constructor.construct_yaml_int)  # type: ignore[type-var]
+    _Constructor.add_constructor(  # type: ignore[type-var]
+        "tag:yaml.org,2002:float", _Constructor.construct_yaml_float
+    )
+    # Explicit !!timestamp / !!binary / !!set tags would build objects pydantic does not expect.
+    for _tag in ("timestamp", "binary", "set", "omap", "pairs"):
+        _Constructor.add_constructor(  # type: ignore[type-var]
+            f"tag:yaml.org,2002:{_tag}", _Constructor.construct_yaml_str
+        )
+    _Constructor.add_constructor(
+        None,
+        lambda loader, node: (_ for _ in ()).throw(  # unknown tags are refused
+            yaml.constructor.ConstructorError(
+                None, None, f"tag {node.tag!r} is not allowed", node.start_mark
+            )
+        ),
+    )
+
+    # The C parser cannot take a Python resolver class through MRO alone, so build
+    # the loader class with our constructor and resolver on top of the C parser.
+    if _CParser is not None:
+
+        class _FastLoader(_CParser, _Constructor, _Resolver):  # type: ignore[misc]
+            def __init__(self, stream: str) -> None:
+                _CParser.__init__(self, stream)
+                _Constructor.__init__(self)
+                _Resolver.__init__(self)
+
+    else:  # pragma: no cover - libyaml missing
+
+        class _FastLoader(  # type: ignore[no-redef]
+            yaml.reader.Reader,
+            yaml.scanner.Scanner,
+            yaml.parser.Parser,
+            yaml.composer.Composer,
+            _Constructor,
+            _Resolver,
+        ):
+            def __init__(self, stream: str) -> None:
+                yaml.reader.Reader.__init__(self, stream)
+                yaml.scanner.Scanner.__init__(self)
+                yaml.parser.Parser.__init__(self)
+                yaml.composer.Composer.__init__(self)
+                _Constructor.__init__(self)
+                _Resolver.__init__(self)
+
+    return SimpleNamespace(yaml=yaml, Loader=_FastLoader, with_libyaml=_CParser is not None)
+
+
+def with_libyaml() -> bool:
+    """Whether PyYAML's C parser is in use (the benchmark and a test check it)."""
+    return bool(_pyyaml().with_libyaml)
+
+
+def parser_versions() -> str:
+    """The parsers' versions, without importing PyYAML (for cache keys)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("yaml")
+    origin = spec.origin if spec is not None else None
+    try:
+        stamp = os.stat(origin) if origin else None
+    except OSError:
+        stamp = None
+    pyyaml = f"{origin}:{stamp.st_size}:{stamp.st_mtime_ns}" if stamp else "none"
+    rs = getattr(_yaml_rs, "__version__", "none") if _yaml_rs is not None else "none"
+    return f"yaml-rs={rs}|pyyaml={pyyaml}"
 
 
 @dataclass(frozen=True)
@@ -331,7 +386,9 @@ def parse(text: str, name: str) -> Any:
         not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()
     ):
         raise InputError([Problem("PL103", "file is empty", name, 1, 1)])
-    loader = _FastLoader(text)
+    py = _pyyaml()
+    yaml = py.yaml
+    loader = py.Loader(text)
     try:
         if "&" in text and "*" in text:
             node = loader.get_single_node()
@@ -407,6 +464,7 @@ def _mark(mark: Any) -> tuple[int, int]:
 
 def _check_expansion(root: Any) -> None:
     """Refuse documents whose aliases make them expand past ``MAX_NODES``."""
+    yaml = _pyyaml().yaml
     sizes: dict[int, int] = {}
     # Iterative post-order walk with memoised subtree sizes: shared (aliased)
     # nodes are counted once per reference without being walked again.
@@ -445,10 +503,11 @@ def compose(text: str) -> Any:
 
     Cached: a failing file usually has several problems to locate.
     """
-    loader = _FastLoader(text)
+    py = _pyyaml()
+    loader = py.Loader(text)
     try:
         return loader.get_single_node()
-    except yaml.YAMLError:
+    except py.yaml.YAMLError:
         return None
     finally:
         loader.dispose()
@@ -465,6 +524,7 @@ def locate(text: str, path: Sequence[str | int], *, key: bool = False) -> tuple[
     node = compose(text)
     if node is None:
         return None
+    yaml = _pyyaml().yaml
     mark = node.start_mark
     for element in path:
         if isinstance(node, yaml.MappingNode):
