@@ -639,18 +639,20 @@ def _failed(task: _Task, problems: list[Problem]) -> FileResult:
 
 def _process(task: _Task) -> FileResult:
     from postloan_cli.loading import UnfinishedDraft, load_answers
+    from postloan_cli.yamlio import read_bytes
 
     state = _STATE
     assert state is not None
     path = Path(task.path)
     outputs = report_paths(task.stem, state.formats)
-    digest = _sha256_file(path)
+    raw = read_bytes(path, display=task.display)  # read once: hashed, then parsed
+    digest = hashlib.sha256(raw).hexdigest()
     if _unchanged(task, digest, outputs):
         return FileResult(task.input, "unchanged", {}, [], None)
 
     options = state.options
     try:
-        loaded = load_answers(path, options.checklist_dirs, display=task.display)
+        loaded = load_answers(path, options.checklist_dirs, display=task.display, raw=raw)
     except UnfinishedDraft as draft:
         row = _early_draft_row(task.input, draft.document.data)
         entry = {

@@ -253,10 +253,14 @@ class LoadedAnswers:
 
 
 def load_answers(
-    path: Path, checklist_dirs: Sequence[Path] = (), *, display: str | None = None
+    path: Path,
+    checklist_dirs: Sequence[Path] = (),
+    *,
+    display: str | None = None,
+    raw: bytes | None = None,
 ) -> LoadedAnswers:
-    """Read an answer file and the checklist version it pins."""
-    doc = yamlio.load(path, display=display)
+    """Read an answer file and the checklist version it pins (``raw``: its bytes, if read)."""
+    doc = yamlio.load(path, display=display, raw=raw)
     try:
         answers = _validate(doc, AnswerFile, "PL300")
     except InputError:

@@ -101,11 +101,14 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = False) -> Non
         ) from None
 
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+        try:
+            view = memoryview(payload)
+            while view:  # os.write: no buffer object, no terminal check, per file
+                view = view[os.write(fd, view) :]
             if durable:
-                handle.flush()
-                os.fsync(handle.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except OSError as exc:
         with contextlib.suppress(OSError):

@@ -329,6 +329,12 @@ class Document:
 def read_text(path: Path, *, max_bytes: int = MAX_BYTES, display: str | None = None) -> str:
     """Read a user's file as UTF-8 text, refusing what is too large or not text."""
     name = display or str(path)
+    return decode(read_bytes(path, max_bytes=max_bytes, display=name), name)
+
+
+def read_bytes(path: Path, *, max_bytes: int = MAX_BYTES, display: str | None = None) -> bytes:
+    """Read a user's file, refusing what is too large (before reading it) or unreadable."""
+    name = display or str(path)
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -352,7 +358,7 @@ def read_text(path: Path, *, max_bytes: int = MAX_BYTES, display: str | None = N
         raise InputError([Problem("PL100", f"cannot be read: {exc.strerror}", name)]) from None
     if len(raw) > max_bytes:  # grew while we looked
         raise InputError([Problem("PL101", f"file is larger than {max_bytes:,} bytes", name)])
-    return decode(raw, name)
+    return raw
 
 
 def decode(raw: bytes, name: str) -> str:
@@ -451,10 +457,20 @@ def parse(text: str, name: str) -> Any:
     return data
 
 
-def load(path: Path, *, max_bytes: int = MAX_BYTES, display: str | None = None) -> Document:
-    """Read and parse a user's YAML file into a :class:`Document`."""
+def load(
+    path: Path,
+    *,
+    max_bytes: int = MAX_BYTES,
+    display: str | None = None,
+    raw: bytes | None = None,
+) -> Document:
+    """Read and parse a user's YAML file into a :class:`Document`.
+
+    ``raw``: the file's bytes when the caller has read them already (from
+    :func:`read_bytes`; a batch hashes them too).
+    """
     name = display or str(path)
-    text = read_text(path, max_bytes=max_bytes, display=name)
+    text = read_text(path, max_bytes=max_bytes, display=name) if raw is None else decode(raw, name)
     return Document(name, text, parse(text, name))
 
 
