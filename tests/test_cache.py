@@ -192,6 +192,28 @@ def test_read_only_cache_dir_is_silently_disabled(
         folder.chmod(0o700)
 
 
+def test_cache_dir_others_may_write_to_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh: None
+) -> None:
+    # The cache holds compiled code and pickled checklists: a folder anyone
+    # may write to could be used to run code as the next user of postloan.
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o777)
+    monkeypatch.setenv("POSTLOAN_CACHE_DIR", str(folder))
+    assert cache.cache_dir() is None
+    assert _compile_and_save().evaluate(_namespace()) is True
+    assert list(folder.iterdir()) == []
+    folder.chmod(0o700)
+    assert cache.cache_dir() == folder
+
+
+def test_new_cache_dir_is_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTLOAN_CACHE_DIR", str(tmp_path / "new"))
+    assert cache.cache_dir() == tmp_path / "new"
+    assert (tmp_path / "new").stat().st_mode & 0o077 == 0
+
+
 @pytest.fixture
 def mini_eval() -> Evaluation:
     _, evaluation = evaluate_file(EXAMPLE)

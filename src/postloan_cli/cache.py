@@ -41,7 +41,12 @@ LAYOUT = 2
 
 
 def cache_dir() -> Path | None:
-    """The cache folder, created if needed; ``None`` when disabled or not writable."""
+    """The cache folder, created if needed; ``None`` when disabled or not safe to use.
+
+    What the cache holds is loaded as code (compiled expressions and
+    templates, pickled checklists), so a folder that someone else owns or
+    may write to is not used (the cache is then off, which is only slower).
+    """
     configured = os.environ.get(ENV_VAR, "").strip()
     if configured.lower() == "off":
         return None
@@ -51,10 +56,14 @@ def cache_dir() -> Path | None:
         xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
         base = (Path(xdg) if xdg else Path.home() / ".cache") / "postloan"
     try:
-        base.mkdir(parents=True, exist_ok=True)
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        status = base.stat()
     except OSError:
         return None
     if not os.access(base, os.W_OK | os.X_OK):
+        return None
+    getuid = getattr(os, "getuid", None)  # not on Windows
+    if getuid is not None and (status.st_uid != getuid() or status.st_mode & 0o022):
         return None
     return base
 
