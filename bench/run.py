@@ -351,10 +351,14 @@ def bench(n: int, jobs: int, repeat: int) -> dict[str, Any]:
     floors, batches, peaks = [], [], []
     files = 0
     for _ in range(repeat):
-        # Alternated, so that a slow spell of this shared machine hits both.
+        # Alternated, so that a slow spell of this shared machine hits both;
+        # each starts with the previous one's writes flushed (os.sync), not
+        # competing with the kernel writing them back.
+        os.sync()
         seconds, files = floor(folder)
         floors.append(seconds)
         shutil.rmtree(output, ignore_errors=True)
+        os.sync()
         first = measured(cmd)
         if first["rc"] != 0:
             print(f"  batch exit code {first['rc']}:\n{first['stderr']}")
