@@ -446,3 +446,21 @@ def test_user_summary_template_is_sandboxed(inputs: Path, checklists: Path, tmp_
     with pytest.raises(InputError) as info:
         run_batch(inputs, tmp_path / "out2", options(checklists, templates=(templates,)))
     assert "summary.md.j2" in str(info.value.problems[0])
+
+
+def test_summary_files_get_the_usual_mode_and_stale_temporaries_go(
+    inputs: Path, checklists: Path, tmp_path: Path
+):
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / ".index.html.999999999-1.tmp"  # a pid no process has
+    stale.write_text("from a run that was killed")
+    old = os.umask(0o027)
+    try:
+        run_batch(inputs, out, options(checklists))
+    finally:
+        os.umask(old)
+    assert not stale.exists()
+    for name in ("index.html", "summary.md", "summary.json", "summary.csv", MANIFEST):
+        assert (out / name).stat().st_mode & 0o777 == 0o640, name
+    assert not [p for p in out.iterdir() if p.name.startswith(".postloan-spool")]

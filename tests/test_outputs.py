@@ -73,3 +73,37 @@ def test_a_link_to_a_folder_elsewhere_is_refused(tmp_path: Path) -> None:
     (out / "branch").symlink_to(elsewhere)  # created after the first look
     with pytest.raises(InputError):
         inside(out, PurePath("branch/r.md"))
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(child.stdout)
+
+
+def test_killed_runs_leave_nothing_behind_for_long(tmp_path: Path) -> None:
+    import os
+
+    from postloan_cli.outputs import remove_stale_temporaries
+
+    dead, alive = _dead_pid(), os.getpid()
+    (tmp_path / "north").mkdir()
+    stale = tmp_path / "north" / f".r.md.{dead}-3.tmp"
+    stale.write_text("half a report")
+    mine = tmp_path / f".r.md.{alive}-1.tmp"  # a write in progress
+    mine.write_text("x")
+    spool = tmp_path / f".postloan-spool-{dead}-abc"
+    (spool / "inner").mkdir(parents=True)
+    kept = [mine, tmp_path / ".hidden.tmp", tmp_path / "north" / "r.md"]
+    for path in kept[1:]:
+        path.write_text("keep")
+    assert sorted(remove_stale_temporaries(tmp_path)) == sorted([stale, spool])
+    assert not stale.exists() and not spool.exists()
+    assert all(path.exists() for path in kept)

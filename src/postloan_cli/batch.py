@@ -51,7 +51,12 @@ from typing import Any, Literal
 
 from postloan_cli import __version__
 from postloan_cli.errors import InputError, Problem
-from postloan_cli.outputs import inside, safe_relative
+from postloan_cli.outputs import (
+    create_temporary,
+    inside,
+    remove_stale_temporaries,
+    safe_relative,
+)
 from postloan_cli.pipeline import FORMATS, RenderOptions, evaluate_loaded, write_reports
 
 #: The manifest kept in the output folder.
@@ -502,7 +507,7 @@ def write_manifest(output: Path, settings: str, entries: Iterable[str]) -> None:
         }
     )
     target = output / MANIFEST
-    fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST}.", suffix=".tmp", dir=output)
+    fd, tmp = create_temporary(target)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(head[:-1] + ', "entries": [\n')
@@ -868,9 +873,11 @@ def run_batch(
     output = output_dir.resolve()
 
     settings = settings_hash(options.render, formats)
+    remove_stale_temporaries(output)  # left by a run that was killed
     # The run's bookkeeping waits on disk (hidden, removed at the end), so the
-    # parent's memory does not grow with the number of files.
-    spool = Path(tempfile.mkdtemp(prefix=".postloan-spool-", dir=output))
+    # parent's memory does not grow with the number of files. Named by process,
+    # so that a later run can tell when it was left by a killed one.
+    spool = Path(tempfile.mkdtemp(prefix=f".postloan-spool-{os.getpid()}-", dir=output))
     try:
         result = _run(input_dir, output, options, formats, settings, spool, on_result, on_start)
     finally:

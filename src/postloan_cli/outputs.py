@@ -14,6 +14,7 @@ import errno
 import itertools
 import os
 import re
+import shutil
 import unicodedata
 from pathlib import Path, PurePath
 
@@ -94,7 +95,7 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = False) -> Non
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        fd, tmp = _create_temporary(path)
+        fd, tmp = create_temporary(path)
     except OSError as exc:
         raise InputError(
             [Problem("PL401", f"cannot write: {exc.strerror or exc}", str(path))]
@@ -118,7 +119,7 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = False) -> Non
         ) from None
 
 
-def _create_temporary(path: Path) -> tuple[int, str]:
+def create_temporary(path: Path) -> tuple[int, str]:
     """A new hidden file beside ``path``, open for writing: ``(descriptor, name)``.
 
     Named by process and a counter (cheaper than ``mkstemp``'s random names;
@@ -136,3 +137,47 @@ def _create_temporary(path: Path) -> tuple[int, str]:
         except FileNotFoundError:
             path.parent.mkdir(parents=True, exist_ok=True)
     raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
+
+
+_TEMPORARY = re.compile(r"\..+\.(\d+)-\d+\.tmp")
+_SPOOL = re.compile(r"\.postloan-spool-(\d+)-.*")
+
+
+def remove_stale_temporaries(folder: Path) -> list[Path]:
+    """Delete what killed runs left in ``folder``: temporary files and spool folders.
+
+    An interrupted run cleans up after itself; a killed one (SIGKILL, a
+    power cut) cannot. Its hidden temporary files (``.<name>.<pid>-<n>.tmp``,
+    see :func:`atomic_write`) and spool folders name the process that made
+    them: those whose process no longer runs are deleted. Returns what was
+    deleted. POSIX only (elsewhere nothing is deleted).
+    """
+    if os.name != "posix" or not folder.is_dir():
+        return []
+    removed: list[Path] = []
+    for current, dirs, files in os.walk(folder):
+        for name in list(dirs):
+            match = _SPOOL.fullmatch(name)
+            if match and not _running(int(match.group(1))):
+                path = Path(current, name)
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path)
+                dirs.remove(name)
+        for name in files:
+            match = _TEMPORARY.fullmatch(name)
+            if match and not _running(int(match.group(1))):
+                path = Path(current, name)
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's process, or not ours to judge: keep
+    return True

@@ -20,7 +20,6 @@ import csv
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import IO, Any, Protocol
 from urllib.parse import quote
 
 from postloan_cli.errors import InputError, Problem
+from postloan_cli.outputs import create_temporary
 
 HTML = "index.html"
 MARKDOWN = "summary.md"
@@ -142,7 +142,7 @@ def _atomic_stream(
 ) -> None:
     """Call ``write`` on a temporary file next to ``path``, then rename it over ``path``."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = create_temporary(path)  # the usual file mode, a name a later run can clean
     except OSError as exc:
         raise InputError(
             [Problem("PL401", f"cannot write: {exc.strerror or exc}", str(path))]
