@@ -327,3 +327,51 @@ def test_unknown_filter_or_test_is_a_parse_error(source: str, message: str) -> N
     with pytest.raises(ExpressionError) as info:
         compile_expression(source)
     assert info.value.code == "PL201" and message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "'a' * 10 ** 9",  # would build a gigabyte string
+        "[1] * 10 ** 9",
+        "[('a' * 99999)] * 100000",  # few items, each large
+        "2 ** 100000 > 1",  # a number of a hundred thousand bits
+        "(['x'] * 99999) | join('y' * 99)",
+    ],
+)
+def test_expressions_cannot_exhaust_memory_or_time(source: str) -> None:
+    with pytest.raises(ExpressionError) as info:
+        compile_expression(source).evaluate({})
+    assert info.value.code == "PL203" and "refused by the sandbox" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("'ab' * 3", "ababab"),
+        ("[1, 2] * 2", [1, 2, 1, 2]),
+        ("2 ** 10", 1024),
+        ("1.5 ** 2", 2.25),
+        ("['a', 'b'] | join(', ')", "a, b"),
+        ("'a' ~ 'b'", "ab"),
+        ("[1, 2, 3] | sum", 6),
+    ],
+)
+def test_bounded_operations_still_work(source: str, expected: object) -> None:
+    assert compile_expression(source).evaluate({}) == expected
+
+
+@pytest.mark.parametrize("name", ["center", "indent", "format", "wordwrap", "random", "replace"])
+def test_unbounded_or_random_filters_are_not_available(name: str) -> None:
+    with pytest.raises(ExpressionError) as info:
+        compile_expression(f"'x' | {name}(5)")
+    assert info.value.code == "PL201"
+
+
+def test_jinja_fallback_bounds_repetition_too() -> None:
+    # Method calls are not compiled to closures: they run in Jinja's sandbox,
+    # whose binary operators go through the same bounds.
+    expr = compile_expression("('a' * 10 ** 9).upper()")
+    with pytest.raises(ExpressionError) as info:
+        expr.evaluate({})
+    assert info.value.code == "PL203"

@@ -25,9 +25,11 @@ Semantics that matter to rule authors:
 * money, decimals and percents are plain numbers (percent in per-hundred
   units: ``70`` is 70 %); dates are dates and compare as such.
 
-Functions available besides Jinja2's filters and tests: ``days_between(a,
-b)``, ``latest(items, field)``, ``previous(items, field)``,
-``pct_change(new, old)``.
+Functions available besides Jinja2's tests and the filters in
+:data:`FILTERS`: ``days_between(a, b)``, ``latest(items, field)``,
+``previous(items, field)``, ``pct_change(new, old)``. Repetition (``*``),
+powers (``**``) and joining (``+``, ``~``) are bounded, so that no
+expression can exhaust memory or time.
 """
 
 from __future__ import annotations
@@ -107,10 +109,118 @@ def environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+    class Sandbox(ImmutableSandboxedEnvironment):
+        # Jinja's sandbox bounds ``range`` but not ``*``, ``**`` or ``+``:
+        # ``[1] * 10 ** 9`` would exhaust memory. These go through call_binop.
+        intercepted_binops = frozenset(_BOUNDED)
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            return _BOUNDED[operator](left, right)
+
+    env = Sandbox(undefined=StrictUndefined, autoescape=False)
     env.globals.clear()
     env.globals.update(FUNCTIONS)
+    filters = {name: env.filters[name] for name in FILTERS if name in env.filters}
+    filters["join"] = _bounded_join(filters["join"])
+    env.filters = filters
     return env
+
+
+def _bounded_join(join: Callable[..., Any]) -> Callable[..., Any]:
+    """Jinja2's ``join``, refusing results longer than :data:`MAX_JOINED`."""
+    from jinja2.utils import pass_eval_context
+
+    @pass_eval_context
+    def bounded(eval_ctx: Any, value: Any, d: str = "", attribute: Any = None) -> Any:
+        items = list(value) if not isinstance(value, list | tuple) else value
+        if _size(items) + len(str(d)) * len(items) > MAX_JOINED:
+            raise _too_large(f"a string longer than {MAX_JOINED:,}")
+        return join(eval_ctx, items, d, attribute)
+
+    return bounded
+
+
+#: The Jinja2 filters checklist expressions may use: pure, deterministic, and
+#: bounded by their inputs (``center(10 ** 9)``, ``indent``, ``format``,
+#: ``wordwrap`` or ``random`` are not).
+FILTERS = (
+    *("abs", "attr", "capitalize", "count", "d", "default", "dictsort", "first", "float"),
+    *("groupby", "int", "items", "join", "last", "length", "list", "lower", "map", "max"),
+    *("min", "reject", "rejectattr", "reverse", "round", "select", "selectattr", "sort"),
+    *("string", "sum", "title", "trim", "unique", "upper", "wordcount"),
+)
+
+#: The longest string or list ``*`` may build, and the most bits ``**`` may
+#: make: far above any checklist's need, far below exhausting memory or time.
+MAX_REPEAT = 100_000
+MAX_POWER_BITS = 10_000
+#: The longest string or list ``+`` or ``~`` may build (answer files are at most 2 MiB).
+MAX_JOINED = 4 * 1024 * 1024
+
+
+def _sized(value: Any) -> bool:
+    return isinstance(value, str | list | tuple)
+
+
+def _size(value: Any, seen: dict[int, int] | None = None) -> int:
+    """How much ``value`` holds: characters of strings, items of lists, counted
+    through nested lists (a list of a thousand references to one long string
+    counts that string a thousand times: joining or mapping it would)."""
+    if isinstance(value, str):
+        return len(value)
+    if not isinstance(value, list | tuple):
+        return 1
+    seen = {} if seen is None else seen
+    key = id(value)
+    if key not in seen:
+        seen[key] = len(value) + sum(_size(item, seen) for item in value)
+    return seen[key]
+
+
+def _too_large(what: str) -> ExpressionError:
+    return ExpressionError("PL203", f"refused by the sandbox: {what}")
+
+
+def bounded_mul(left: Any, right: Any) -> Any:
+    """``left * right``, refusing to repeat a string or list past :data:`MAX_REPEAT`."""
+    for seq, times in ((left, right), (right, left)):
+        if _sized(seq) and isinstance(times, int) and _size(seq) * times > MAX_REPEAT:
+            raise _too_large(f"a repetition longer than {MAX_REPEAT:,}")
+    return left * right
+
+
+def bounded_pow(left: Any, right: Any) -> Any:
+    """``left ** right``, refusing whole numbers of more than :data:`MAX_POWER_BITS` bits."""
+    if (
+        isinstance(left, int)
+        and isinstance(right, int)
+        and right > 0
+        and abs(left) > 1
+        and (abs(left).bit_length() - 1) * right > MAX_POWER_BITS
+    ):
+        raise _too_large(f"a power of more than {MAX_POWER_BITS:,} bits")
+    return left**right
+
+
+def bounded_add(left: Any, right: Any) -> Any:
+    """``left + right``, refusing strings or lists longer than :data:`MAX_JOINED`."""
+    if _sized(left) and _sized(right) and _size(left) + _size(right) > MAX_JOINED:
+        raise _too_large(f"a string or list longer than {MAX_JOINED:,}")
+    return left + right
+
+
+def bounded_concat(parts: list[str]) -> str:
+    """``a ~ b``: the parts joined, refusing results longer than :data:`MAX_JOINED`."""
+    if sum(map(len, parts)) > MAX_JOINED:
+        raise _too_large(f"a string longer than {MAX_JOINED:,}")
+    return "".join(parts)
+
+
+_BOUNDED: dict[str, Callable[[Any, Any], Any]] = {
+    "*": bounded_mul,
+    "**": bounded_pow,
+    "+": bounded_add,
+}
 
 
 #: What :meth:`Expression.evaluate` runs: the namespace in, the raw result out.
@@ -377,13 +487,13 @@ class _Unsupported(Exception):
 _MISSING: Any = object()
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
-    "add": operator.add,
+    "add": bounded_add,
     "sub": operator.sub,
-    "mul": operator.mul,
+    "mul": bounded_mul,
     "div": operator.truediv,
     "floordiv": operator.floordiv,
     "mod": operator.mod,
-    "pow": operator.pow,
+    "pow": bounded_pow,
 }
 _UNARY: dict[str, Callable[[Any], Any]] = {"neg": operator.neg, "pos": operator.pos}
 _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
@@ -539,7 +649,7 @@ def _build(plan: tuple[Any, ...]) -> Runner:
 
     if kind == "concat":
         parts = tuple(_build(p) for p in plan[1])
-        return lambda ns: "".join([str(part(ns)) for part in parts])
+        return lambda ns: bounded_concat([str(part(ns)) for part in parts])
 
     if kind == "cond":
         return _build_cond(plan)
