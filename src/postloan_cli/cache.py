@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 ENV_VAR = "POSTLOAN_CACHE_DIR"
 #: Bumped when the layout of a cache file changes (2: closure blueprints besides code).
-LAYOUT = 2
+LAYOUT = 3  # 3: expressions bounded, filters limited
 
 
 def cache_dir() -> Path | None:
