@@ -107,3 +107,24 @@ def test_killed_runs_leave_nothing_behind_for_long(tmp_path: Path) -> None:
     assert sorted(remove_stale_temporaries(tmp_path)) == sorted([stale, spool])
     assert not stale.exists() and not spool.exists()
     assert all(path.exists() for path in kept)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "a/b.md",
+        "../../etc/passwd",
+        "./x/./y",
+        "con/nul.txt",
+        "a\\b/c",
+        "日本/報告 1",
+        "_/x",
+        "..",
+        "",
+        "a//b",
+    ],
+)
+def test_safe_relative_text_agrees_with_safe_relative(path: str) -> None:
+    from postloan_cli.outputs import safe_relative, safe_relative_text
+
+    assert safe_relative_text(path) == safe_relative(PurePath(path)).as_posix()

@@ -55,7 +55,7 @@ from postloan_cli.outputs import (
     create_temporary,
     inside,
     remove_stale_temporaries,
-    safe_relative,
+    safe_relative_text,
 )
 from postloan_cli.pipeline import FORMATS, RenderOptions, evaluate_loaded, write_reports
 
@@ -140,12 +140,14 @@ class BatchResult:
 # --- discovery and output names -------------------------------------------------------
 
 
-def discover(input_dir: Path, exclude: Sequence[Path] = ()) -> Iterator[PurePath]:
-    """Answer files under ``input_dir`` (relative paths, sorted per folder).
+def discover(input_dir: Path, exclude: Sequence[Path] = ()) -> Iterator[str]:
+    """Answer files under ``input_dir``: relative POSIX paths, sorted per folder.
 
     Hidden files and folders (``.git``, editor backups) and the ``exclude``
     folders (the output folder, when it is inside the input) are skipped;
-    symbolic links to folders are not followed.
+    symbolic links to folders are not followed. Plain strings, not path
+    objects: ``pathlib`` interns every part of every path it parses, which
+    would make the parent grow with the folder.
     """
     excluded = {os.path.realpath(p) for p in exclude}
     root = str(input_dir)
@@ -155,11 +157,12 @@ def discover(input_dir: Path, exclude: Sequence[Path] = ()) -> Iterator[PurePath
             for d in dirs
             if not d.startswith(".") and os.path.realpath(os.path.join(folder, d)) not in excluded
         )
-        rel_folder = PurePath(os.path.relpath(folder, root))
+        rel_folder = os.path.relpath(folder, root).replace(os.sep, "/")
+        prefix = "" if rel_folder == "." else rel_folder + "/"
         for name in sorted(files):
             if name.startswith(".") or not name.lower().endswith(EXTENSIONS):
                 continue
-            yield rel_folder / name if str(rel_folder) != "." else PurePath(name)
+            yield prefix + name
 
 
 def report_paths(stem: str, formats: Sequence[str]) -> dict[str, str]:
@@ -948,14 +951,15 @@ def _run_with(
     reusable = read_manifest(output, store) == settings and not options.force
 
     def tasks() -> Iterator[_Task]:
-        for rel in discover(input_dir, exclude=exclude):
-            key = rel.as_posix()
+        root = str(input_dir)
+        for key in discover(input_dir, exclude=exclude):
             previous = store.old_entry(key) if reusable else None
+            path = os.path.join(root, key)
             yield _Task(
                 input=key,
-                path=str(input_dir / rel),
-                display=str(input_dir / rel),
-                stem=_stem(rel, store),
+                path=path,
+                display=path,
+                stem=_stem(key, store),
                 previous=_previous_of(previous) if previous else None,
             )
 
@@ -991,9 +995,9 @@ def _run_with(
     return result
 
 
-def _stem(rel: PurePath, store: _Store) -> str:
+def _stem(rel: str, store: _Store) -> str:
     """The report stem of ``rel``: sanitised, unique (case-insensitively), not the summary's."""
-    base = safe_relative(rel.with_suffix("")).as_posix()
+    base = safe_relative_text(os.path.splitext(rel)[0])
     candidate, n = base, 1
     while not store.take_name(candidate):
         n += 1

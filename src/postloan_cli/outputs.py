@@ -48,6 +48,17 @@ def safe_relative(path: PurePath) -> PurePath:
     return PurePath(*parts) if parts else PurePath("_")
 
 
+def safe_relative_text(path: str) -> str:
+    """:func:`safe_relative` of a relative POSIX path given as text, as text.
+
+    For the batch parent, which names thousands of reports: no path objects
+    (``pathlib`` interns every part it parses, for the life of the process).
+    """
+    parts = [safe_name(p) for p in path.split("/") if p not in ("", ".", "..")]
+    parts = [p for p in parts if p != "_" or len(parts) == 1]
+    return "/".join(parts) if parts else "_"
+
+
 def inside(base: Path, relative: PurePath) -> Path:
     """``base / relative``, refusing anything that would resolve outside ``base``.
 
