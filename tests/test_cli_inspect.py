@@ -363,3 +363,21 @@ def test_summary_neutralises_control_characters_from_files(tmp_path: Path) -> No
     assert "\x1b" not in out and "\r" not in out and "\a" not in out
     assert "ACME\ufffd[2J\ufffdLtd" in out
     assert "Funds\ufffd]0;x\ufffd" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "width"),
+    [
+        ("借款人已全面停产。营业利润不足以覆盖利息支出。", 8),
+        ("查明停产原因及预计持续时间，保全抵（质）押物，冻结未使用的授信额度。", 10),
+        ("进行「现场检查」并报告。", 6),
+    ],
+)
+def test_cjk_lines_do_not_start_with_closing_punctuation(text: str, width: int) -> None:
+    from postloan_cli.cli._table import cell_width, wrap
+
+    lines = wrap(text, width)
+    assert "".join(lines) == text  # nothing lost
+    assert all(cell_width(line) <= width for line in lines)
+    assert not any(line[0] in "。，、）」" for line in lines[1:])
+    assert not any(line[-1] in "（「" for line in lines[:-1])

@@ -69,15 +69,30 @@ def cell_width(text: str) -> int:
     return width
 
 
+#: Characters a line may not start with (closing punctuation), and may not end
+#: with (opening brackets): the rule CJK typesetting follows (kinsoku).
+_NOT_AT_START = frozenset("。，、；：！？）」』》〉】〕］｝…‥・ー々,.;:!?)]}%")
+_NOT_AT_END = frozenset("（「『《〈【〔［｛([{")
+
+
 def _fold(word: str, width: int) -> list[str]:
-    """Split a word wider than ``width`` into pieces that fit (CJK text has no spaces)."""
+    """Split a word wider than ``width`` into pieces that fit (CJK text has no spaces).
+
+    A piece never starts with closing punctuation nor ends with an opening
+    bracket: the character before (or the bracket) moves to the next piece.
+    """
     pieces: list[str] = []
     piece, used = "", 0
     for char in word:
         char_width = cell_width(char)
         if piece and used + char_width > width:
+            carried = ""
+            if len(piece) > 1 and char in _NOT_AT_START:
+                piece, carried = piece[:-1], piece[-1]
+            while len(piece) > 1 and piece[-1] in _NOT_AT_END:
+                piece, carried = piece[:-1], piece[-1] + carried
             pieces.append(piece)
-            piece, used = "", 0
+            piece, used = carried, cell_width(carried)
         piece += char
         used += char_width
     pieces.append(piece)
