@@ -244,8 +244,9 @@ def _read_entries(path: Path) -> dict[str, Entry]:
     except OSError:
         return {}
     try:
-        # Our own file in the user's own cache folder (as trusted as __pycache__).
-        layout, payload = marshal.loads(data)  # noqa: S302
+        # Our own file in the user's own cache folder (cache_dir() refuses one
+        # that others own or may write to): as trusted as __pycache__.
+        layout, payload = marshal.loads(data)  # noqa: S302  # safe: private cache folder
         if layout != LAYOUT or not isinstance(payload, dict):
             return {}
         code_type = type(_key.__code__)

@@ -162,9 +162,10 @@ class _StoredChecklist:
         except OSError:
             return None
         try:
-            # Our own file in the user's own cache folder, written by put()
-            # below: as trusted as the cache's compiled code and __pycache__.
-            checklist = pickle.loads(data)  # noqa: S301
+            # Our own file, written by put() below, named by the hash of the
+            # checklist and the code: cache_dir() refuses a folder that anyone
+            # but the user owns or may write to, so nobody else can plant it.
+            checklist = pickle.loads(data)  # noqa: S301  # safe: private cache folder, our own file
         except Exception:  # damaged, truncated or foreign: read the YAML again
             return None
         return checklist if isinstance(checklist, Checklist) else None
