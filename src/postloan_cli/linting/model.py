@@ -307,3 +307,11 @@ class Project:
 
     checklists: list[ChecklistFile]
     locks: dict[Path, LockFile]
+
+    def locked(self) -> Iterator[tuple[ChecklistFile, LockFile, tuple[str, str]]]:
+        """Each checklist whose lock file exists and reads cleanly, with its (id, version)."""
+        for ctx in self.checklists:
+            lock = ctx.lock
+            if lock is None or not lock.exists or lock.problems:
+                continue  # no lock: version checks are off; a broken one is CL305's
+            yield ctx, lock, (ctx.checklist.id, ctx.checklist.version)

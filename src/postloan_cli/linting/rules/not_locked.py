@@ -26,11 +26,7 @@ SCOPE = "project"
 
 
 def check(project: Project) -> Iterator[Finding]:
-    for ctx in project.checklists:
-        lock = ctx.lock
-        if lock is None or not lock.exists or lock.problems:
-            continue
-        key = (ctx.checklist.id, ctx.checklist.version)
+    for ctx, lock, key in project.locked():
         if key not in lock.entries:
             yield Finding(
                 f"{key[0]} {key[1]} is not recorded in {lock.path.name}; run "

@@ -33,11 +33,7 @@ SCOPE = "project"
 
 
 def check(project: Project) -> Iterator[Finding]:
-    for ctx in project.checklists:
-        lock = ctx.lock
-        if lock is None or not lock.exists or lock.problems:
-            continue
-        key = (ctx.checklist.id, ctx.checklist.version)
+    for ctx, lock, key in project.locked():
         recorded = lock.entries.get(key)
         if recorded is not None and recorded != content_hash(ctx.document.data):
             yield Finding(
