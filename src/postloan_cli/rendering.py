@@ -64,10 +64,14 @@ this list; ``str?`` means a string or ``None``):
     ``total_signals``, ``total_actions``.
 ``sections``
     list, in checklist order, of ``{id, number, area, title, description?,
-    anchor, questions, computed, conclusion?, signals}``;
+    anchor, questions, scalar_questions, table_questions, group_questions,
+    computed, conclusion?, signals}``;
     ``questions``: list of ``{id, type, prompt, help?, answered (bool),
-    value, note?, evidence (list of str), table?}`` for the questions that
-    were asked (unanswered ones have ``value`` = the "not answered" label);
+    value, note?, evidence (list of str), evidence_text (the references
+    joined by ", "), table?}`` for the questions that were asked (unanswered
+    ones have ``value`` = the "not answered" label); ``scalar_questions``
+    (no ``table``), ``table_questions`` (with one) and ``group_questions``
+    (groups without one) are the same entries, split for the templates;
     ``table`` (repeating groups only): ``{corner (heading of the item
     labels: the label field's prompt), layout ("by_field" or
     "by_item"), item_labels (list of str), columns (list of ``{id,
@@ -84,7 +88,8 @@ this list; ``str?`` means a string or ``None``):
     section_id, section, severity_id, severity, text, item?, evidence,
     action?, escalate_to?, due?, due_iso?, classification,
     classification_id}``; ``evidence``: list of ``{kind, label, value,
-    item?, note?, references (list of str)}``.
+    item?, note?, references (list of str), references_text (joined by
+    ", ")}``.
 ``actions``
     the signals with a required action or an escalation, earliest due date
     first (same dicts as in ``signals``).
@@ -748,6 +753,11 @@ def _section(
     asked, value_of, given_of = evaluation.asked.get, evaluation.values.get, evaluation.given.get
     show = fmt.show
     questions: list[dict[str, Any]] = []
+    # the templates' three kinds of question, split once here rather than
+    # filtered by each template (Jinja filters cost a Python call per item)
+    scalars: list[dict[str, Any]] = []
+    tables: list[dict[str, Any]] = []
+    groups: list[dict[str, Any]] = []
     for question in plan.questions:
         qid = question.id
         if not asked(qid, True):
@@ -770,10 +780,16 @@ def _section(
             "value": show(value, question.type, question.shown),
             "note": note,
             "evidence": evidence,
+            "evidence_text": ", ".join(evidence),
             "table": None,
         }
         if question.group is not None and isinstance(value, list):
             entry["table"] = _group_table(fmt, question.group, value)
+            tables.append(entry)
+        else:
+            scalars.append(entry)
+            if question.type == "group":
+                groups.append(entry)
         questions.append(entry)
     computed_values = evaluation.computed
     computed = []
@@ -789,6 +805,9 @@ def _section(
         "description": plan.description,
         "anchor": plan.anchor,
         "questions": questions,
+        "scalar_questions": scalars,
+        "table_questions": tables,
+        "group_questions": groups,
         "computed": computed,
         "conclusion": _blank_none(evaluation.answer_file.opinion.areas.get(plan.id)),
         "signals": signals,
@@ -967,6 +986,7 @@ def _evidence(
         "item": evidence.item,
         "note": _blank_none(evidence.note),
         "references": list(evidence.references),
+        "references_text": ", ".join(evidence.references),
     }
 
 
@@ -1095,7 +1115,7 @@ _JINJA_OBJECTS = frozenset({"loop", "self", "caller", "varargs", "kwargs", "supe
 
 #: What the shipped environment's generated code depends on besides the template source
 #: (part of its bytecode cache key): change it whenever that code changes.
-_SHIPPED_CODE = "subscript-escaped-finalize-1"
+_SHIPPED_CODE = "subscript-escaped-finalize-fstring-3"
 
 
 @functools.cache
@@ -1117,7 +1137,8 @@ def _environment_classes() -> tuple[type[Environment], type[ImmutableSandboxedEn
     """
     from jinja2 import Environment
     from jinja2.compiler import CodeGenerator, Frame
-    from jinja2.nodes import Getattr, Name
+    from jinja2.nodes import Getattr, Impossible, Name, Output, TemplateData
+    from jinja2.nodes import Template as TemplateNode
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     mappings, reserved = _MAPPINGS, _DICT_ATTRIBUTES
@@ -1135,6 +1156,53 @@ def _environment_classes() -> tuple[type[Environment], type[ImmutableSandboxedEn
             self.write("(")
             self.visit(node.node, frame)
             self.write(f")[{node.attr!r}]")
+
+        def visit_Output(self, node: Output, frame: Frame) -> None:
+            # Jinja yields every piece of an output run on its own: a table row
+            # ``<tr><th>{{ a }}</th><td>{{ b }}</td></tr>`` is five yields and
+            # two ``str()`` calls, ~4,900 yields per report pair. Here a run is
+            # one f-string: its values are computed first, in order, into
+            # locals, then joined by BUILD_STRING. ``finalize`` (the escaped
+            # texts) always returns ``str``, so ``str()`` is dropped.
+            if (
+                frame.require_output_check
+                or frame.buffer is not None
+                or frame.eval_ctx.volatile
+                or frame.eval_ctx.autoescape
+                or self.environment.is_async
+            ):
+                super().visit_Output(node, frame)
+                return
+            finalize = self._make_finalize()
+            assert finalize.src is not None  # the shipped environment always finalizes
+            # a module global (see visit_Template) costs one lookup, not two
+            call = "_pl_finalize(" if finalize.src == "environment.finalize(" else finalize.src
+            pieces: list[str] = []
+            for child in node.nodes:
+                const: Any = None
+                try:
+                    if not (finalize.const or isinstance(child, TemplateData)):
+                        raise Impossible()
+                    const = self._output_child_to_const(child, frame, finalize)
+                except (Impossible, Exception):
+                    name = f"_pl_out{self._pl_outputs}"
+                    self._pl_outputs += 1
+                    self.writeline(f"{name} = {call}")
+                    self.visit(child, frame)
+                    self.write(")")
+                    pieces.append("{" + name + "}")
+                    continue
+                pieces.append(str(const).replace("{", "{{").replace("}", "}}"))
+            text = "".join(pieces)
+            if text:
+                self.writeline(f"yield f{text!r}")
+
+        _pl_outputs = 0
+
+        def visit_Template(self, node: TemplateNode, frame: Frame | None = None) -> None:
+            if not self.defer_init:  # the module runs with ``environment`` in its globals
+                self.writeline("_pl_finalize = environment.finalize")
+            super().visit_Template(node, frame)
 
     class ShippedEnvironment(Environment):
         code_generator_class = ShippedCodeGenerator
