@@ -35,6 +35,7 @@ import copy
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -251,8 +252,12 @@ td,th{border:1px solid #bbb;padding:.2rem .4rem;text-align:left;vertical-align:t
 """
 
 
-def floor(folder: Path) -> tuple[float, int]:
-    """Serial read + C-parse + validate + render twice + write; loop seconds and files."""
+def floor(folder: Path) -> tuple[float, int, float, float]:
+    """Serial read + C-parse + validate + render twice + write.
+
+    Returns the loop's seconds, the number of files, and the loop's user and
+    system CPU seconds.
+    """
     import jinja2
     import yaml
 
@@ -269,6 +274,7 @@ def floor(folder: Path) -> tuple[float, int]:
     files = sorted(folder.rglob("*.yaml"))
     out = Path(tempfile.mkdtemp(prefix="floor-", dir=OUT))
     try:
+        before = resource.getrusage(resource.RUSAGE_SELF)
         start = time.perf_counter()
         for path in files:
             data = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)
@@ -278,9 +284,11 @@ def floor(folder: Path) -> tuple[float, int]:
             target.with_suffix(".md").write_text(md.render(a=answers), encoding="utf-8")
             target.with_suffix(".html").write_text(html.render(a=answers), encoding="utf-8")
         seconds = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_SELF)
     finally:
         shutil.rmtree(out, ignore_errors=True)
-    return seconds, len(files)
+    user, system = after.ru_utime - before.ru_utime, after.ru_stime - before.ru_stime
+    return seconds, len(files), user, system
 
 
 # --- whole processes --------------------------------------------------------------------
@@ -290,8 +298,10 @@ import json, resource, subprocess, sys, time
 start = time.perf_counter()
 proc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 seconds = time.perf_counter() - start
-peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+peak = usage.ru_maxrss
 print(json.dumps({"seconds": seconds, "rc": proc.returncode, "peak_kb": peak,
+                  "user": usage.ru_utime, "system": usage.ru_stime,
                   "stderr": proc.stderr.decode(errors="replace")[-2000:]}))
 """
 
@@ -349,14 +359,17 @@ def bench(n: int, jobs: int, repeat: int) -> dict[str, Any]:
     cmd = [*postloan(), "batch", str(folder), "-o", str(output), "-f", "md", "-f", "html"]
     cmd += ["--jobs", str(jobs)]
     floors, batches, peaks = [], [], []
+    floor_cpu: list[tuple[float, float]] = []
+    batch_cpu: list[tuple[float, float]] = []
     files = 0
     for _ in range(repeat):
         # Alternated, so that a slow spell of this shared machine hits both;
         # each starts with the previous one's writes flushed (os.sync), not
         # competing with the kernel writing them back.
         os.sync()
-        seconds, files = floor(folder)
+        seconds, files, user, system = floor(folder)
         floors.append(seconds)
+        floor_cpu.append((user, system))
         shutil.rmtree(output, ignore_errors=True)
         os.sync()
         first = measured(cmd)
@@ -364,6 +377,7 @@ def bench(n: int, jobs: int, repeat: int) -> dict[str, Any]:
             print(f"  batch exit code {first['rc']}:\n{first['stderr']}")
         batches.append(first["seconds"])
         peaks.append(first["peak_kb"])
+        batch_cpu.append((first["user"], first["system"]))
     again = measured(cmd)  # nothing changed since the last cold run
     shutil.rmtree(output, ignore_errors=True)
     floor_s, batch_s = statistics.median(floors), statistics.median(batches)
@@ -381,6 +395,17 @@ def bench(n: int, jobs: int, repeat: int) -> dict[str, Any]:
         f"  batch --jobs {jobs} (re-run)       {again['seconds']:7.2f} s  "
         f"{files / again['seconds']:8.1f} files/s  peak RSS {again['peak_kb'] / 1024:6.1f} MB"
     )
+
+    # Where the CPU goes, per file: user time is our code (and the stack's);
+    # system time is mostly the kernel creating the report files, the same
+    # two files per answer file for both.
+    def per_file(cpu: list[tuple[float, float]]) -> str:
+        user = statistics.median(u for u, _ in cpu) / files * 1000
+        system = statistics.median(s for _, s in cpu) / files * 1000
+        return f"user {user:.2f} + system {system:.2f} = {user + system:.2f} ms"
+
+    print(f"  CPU per file: floor {per_file(floor_cpu)}")
+    print(f"                batch, all processes {per_file(batch_cpu)}")
     sys.stdout.flush()
     return {"n": files, "floor": floor_rate, "batch": rate, "peak_kb": max(peaks)}
 
