@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -223,6 +224,7 @@ def test_fast_and_pyyaml_paths_agree_on_real_and_mutated_files() -> None:
         "a: x\n\t\n",  # a tab
         "a: x\x07y\n",  # a control character
         "a: x\u2028y\n",  # a line break in YAML 1.1 only
+        "a: x\ud800y\n",  # a lone surrogate (a str made in Python, never read from a file)
         "a:\n" + " " * 100 + "b: 1\n",  # deep indentation
     ],
 )
@@ -280,3 +282,114 @@ def test_simple_flow_collections_read_the_same() -> None:
         kind, slow = _slow(text)
         assert kind == "ok" and _shape(fast) == _shape(slow), text
     assert checked > 500
+
+
+# --- the screen: the fast version refuses what one search per construct refuses -----
+
+#: The screen written plainly: one search of the text per construct (the way it
+#: was first written, and slower). ``yamlio._screened_out`` gates and merges
+#: these searches for speed; it must refuse exactly the same texts.
+_PLAIN_SCREEN = [
+    re.compile(pattern)
+    for pattern in (
+        r"\t",
+        r"!(?<![^\s\[{,]!)",
+        r"&(?<![^\s\[{,]&)(?=\S)",
+        r"\*(?<![^\s\[{,]\*)(?=\S)",
+        r"\?(?<![^\s\[{,]\?)(?=\s|$)",
+        r"\n%",
+        r"\n---(?=\s|$)",
+        r"\n\.\.\.(?=\s|$)",
+        r"-(?<![^\s]-)[ \t]+[-:?](?=\s|$)",
+        r":(?<![^\s]:)(?=\s|$)",
+        r"_(?:(?<=[0-9.]_)|(?=[0-9.]))",
+        r"0[xX][0-9a-fA-F]*_",
+        r"0(?:[XOBb]|(?<=[-+]0)[xo])",
+        r"\.(?:[iI][nN][fF]|[nN][aA][nN])",
+        r"\n {100}",
+        r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\u2028\u2029\ufffe\uffff]",
+    )
+]
+
+
+def _plainly_screened_out(text: str) -> bool:
+    if text.startswith(("%", "---", "...", " " * 100)):
+        return True
+    if any(b in text for b in "[]{}") and not yamlio._simple_flow_only(text):
+        return True
+    return any(pattern.search(text) for pattern in _PLAIN_SCREEN)
+
+
+_SCREEN_MUTATIONS = [
+    *_MUTATIONS,
+    *"!&*?%[]{},_0.xXoObBiInNfF",
+    *("\u3000", "\u2000", "\u0085", "\u2028", "\u2029", "\ufeff", "\ufffe", "\uffff"),
+    *("\x00", "\x07", "\x0b", "\x1f", "\x7f", "\x80", "\x9f", "\xa0", "°", "中", "，"),
+    *("\n%", "\n---", "\n...", "\n" + " " * 100, "0x1_", "+0x", "-0o", "0B", ".NaN"),
+    *("- - ", "-  ? ", " : ", "\u3000:", "\u3000!", "\u3000&x", "\u3000*x", "\u3000?", "_1"),
+    *("[a, b]", "{a: 1}", "&a", "*a", "!a", "?a", " ?\n", "\ud800"),
+]
+
+
+def test_screen_refuses_what_one_search_per_construct_refuses() -> None:
+    corpus = _corpus()
+    refused = 0
+    for seed in range(6000):
+        rng = random.Random(seed)
+        text = rng.choice(corpus)
+        if rng.random() < 0.7:  # a snippet: each construct matters more in it
+            at = rng.randrange(len(text))
+            text = text[at : at + rng.randint(1, 400)]
+        for _ in range(rng.randint(0, 5)):
+            at = rng.randrange(len(text) + 1)
+            if rng.random() < 0.7:
+                text = text[:at] + rng.choice(_SCREEN_MUTATIONS) + text[at:]
+            else:
+                text = text[:at] + text[at + rng.randint(1, 3) :]
+        expected = _plainly_screened_out(text)
+        utf8 = text.encode("utf-8", "surrogatepass")
+        assert yamlio._screened_out(text, utf8) == expected, f"seed {seed}: {text!r}"
+        refused += expected
+    assert 1000 < refused < 5000  # both kinds were checked
+
+
+class _RecordingParser:
+    """Stands in for yaml-rs: records what reaches the fast path."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def load(self, utf8: bytes, **_options: object) -> Any:
+        self.texts.append(utf8.decode())
+        return {"from": "fast path"}
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["plain", "bom"])
+def test_the_bytes_read_are_screened_like_the_text(
+    bom: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # load() screens the bytes it read (a BOM at the start is not part of the text).
+    parser = _RecordingParser()
+    monkeypatch.setattr(yamlio, "_yaml_rs", parser)
+    path = tmp_path / "f.yaml"
+    for text, fast in [
+        ("a: 1\n", True),
+        ("a: caf\u00e9 \u4e2d\u6587\n", True),
+        ("a: x\u0085y\n", False),  # a C1 control (NEL)
+        ("a: x\ufeffy\n", False),  # a BOM inside
+        ("a: x\x7fy\n", False),
+        ("a: !!str 5\n", False),
+        ("a:\n\t- 1\n", False),
+        *([("\ufeffa: 1\n", False)] if bom else []),  # a second BOM
+    ]:
+        raw = bom + text.encode()
+        path.write_bytes(raw)
+        for given in (None, raw):
+            parser.texts.clear()
+            try:
+                doc = yamlio.load(path, raw=given)
+            except InputError:
+                pass  # PyYAML refused it
+            else:
+                assert doc.text == text
+            assert parser.texts == ([text] if fast else []), text

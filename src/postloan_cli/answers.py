@@ -41,9 +41,11 @@ from postloan_cli.models import (
 Path = tuple[str | int, ...]
 
 _GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ANSWER_KEYS = frozenset({"value", "note", "evidence"})
 _YES = {"yes", "y", "sí", "si", "是"}
 _NO = {"no", "n", "否"}
+_YES_OR_NO = _YES | _NO
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,29 @@ class GivenAnswer:
     path: Path
     #: Path of the value itself (``path`` + ``("value",)`` in the long form).
     value_path: Path
+
+
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def _given(
+    raw: Any, note: str | None, evidence: tuple[str, ...], path: Path, value_path: Path
+) -> GivenAnswer:
+    """``GivenAnswer(raw, note, evidence, path, value_path)``, made faster.
+
+    The generated ``__init__`` of a frozen dataclass stores each field with a
+    call to ``object.__setattr__``; a file has a hundred answers. This stores
+    the same dictionary in one call: the record is the same (same fields in
+    the same order, so the same equality and repr).
+    """
+    answer: GivenAnswer = _new_object(GivenAnswer)
+    _set_attribute(
+        answer,
+        "__dict__",
+        {"raw": raw, "note": note, "evidence": evidence, "path": path, "value_path": value_path},
+    )
+    return answer
 
 
 class Invalid(Exception):
@@ -78,12 +103,12 @@ def split_answer(entry: Any, path: Path) -> tuple[GivenAnswer | None, Problem | 
     """Read one entry of ``answers:``: a bare value, or ``{value, note, evidence}``."""
     cls = entry.__class__
     if cls in _BARE:
-        return GivenAnswer(entry, None, (), path, path), None
+        return _given(entry, None, (), path, path), None
     if cls is dict and entry and entry.keys() <= _ANSWER_KEYS:
         plain = _plain_answer(entry)
         if plain is not None:
             # What Answer would hold, read without building it (a hundred times per file).
-            return GivenAnswer(*plain, path, (*path, "value")), None
+            return _given(*plain, path, (*path, "value")), None
     if isinstance(entry, Mapping) and entry and set(entry) <= _ANSWER_KEYS:
         try:
             answer = Answer.model_validate(entry)
@@ -146,16 +171,18 @@ def checker(question: AnyQuestion) -> Checker:
     them are checked a hundred times per file. Call it with ``question``.
     """
     if isinstance(question, GroupQuestion):
-        return functools.partial(_group, checks=_field_checks(question))
+        return functools.partial(
+            _group, checks=_field_checks(question), known=frozenset(f.id for f in question.fields)
+        )
     if isinstance(question, SingleChoiceQuestion):
         return functools.partial(_single_choice, ids=frozenset(c.id for c in question.choices))
     return _handler(question.__class__)
 
 
-def _field_checks(question: GroupQuestion) -> list[tuple[str, ScalarQuestionType, Checker]]:
-    """Each field of a group (the last of a repeated id) with its checker, in order."""
+def _field_checks(question: GroupQuestion) -> list[tuple[str, ScalarQuestionType, Checker, bool]]:
+    """Each field of a group (the last of a repeated id) with its checker and ``required``."""
     fields = {f.id: f for f in question.fields}
-    return [(fid, field_q, checker(field_q)) for fid, field_q in fields.items()]
+    return [(fid, field_q, checker(field_q), field_q.required) for fid, field_q in fields.items()]
 
 
 def _describe(raw: Any) -> str:
@@ -239,9 +266,9 @@ def _unhandled(question: Any, raw: Any, path: Path, currency: str) -> Any:
 
 
 def _yes_no(question: YesNoQuestion, raw: Any, path: Path, currency: str) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.strip().lower() in _YES | _NO:
+    if raw.__class__ is bool:  # bool has no subclasses
+        return bool(raw)
+    if isinstance(raw, str) and raw.strip().lower() in _YES_OR_NO:
         return raw.strip().lower() in _YES
     raise Invalid("PL305", f"expected yes or no (true/false), found {_describe(raw)}", path)
 
@@ -302,12 +329,18 @@ def _integer(question: IntegerQuestion, raw: Any, path: Path, currency: str) -> 
 def _decimal(
     question: DecimalQuestion | PercentQuestion, raw: Any, path: Path, currency: str
 ) -> Decimal:
-    what = "a percentage (e.g. 12.5)" if isinstance(question, PercentQuestion) else "a number"
+    what = "a percentage (e.g. 12.5)" if _is_percent(question.__class__) else "a number"
     if isinstance(raw, str) and raw.strip().endswith("%"):
         raw = raw.strip()[:-1]
     number = _number(raw, path, what)
     _bounds(number, question.min, question.max, path)
     return number
+
+
+@functools.cache
+def _is_percent(cls: type) -> bool:
+    """``issubclass(cls, PercentQuestion)``, once per class (see :func:`_handler`)."""
+    return issubclass(cls, PercentQuestion)
 
 
 def _money(question: MoneyQuestion, raw: Any, path: Path, currency: str) -> Money:
@@ -331,7 +364,11 @@ def _money(question: MoneyQuestion, raw: Any, path: Path, currency: str) -> Mone
                 "PL305", f"currency {money.currency} differs from {want}", (*path, "currency")
             )
     else:
-        money = Money(amount=_number(raw, path, "an amount of money"), currency=want)
+        # What Money(amount=..., currency=...) does, without its Python __init__
+        # (money is a third of the answers).
+        money = Money.__pydantic_validator__.validate_python(
+            {"amount": _number(raw, path, "an amount of money"), "currency": want}
+        )
     _bounds(money.amount, question.min, question.max, path)
     return money
 
@@ -343,9 +380,12 @@ def _date(question: DateQuestion, raw: Any, path: Path, currency: str) -> dt.dat
 
 
 def _text(question: TextQuestion, raw: Any, path: Path, currency: str) -> str:
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+    if raw.__class__ is str:
+        text = raw
+    elif isinstance(raw, bool) or not isinstance(raw, str | int | float):
         raise Invalid("PL305", f"expected text, found {_describe(raw)}", path)
-    text = str(raw)
+    else:
+        text = str(raw)
     if question.max_length is not None and len(text) > question.max_length:
         raise Invalid(
             "PL305", f"text is {len(text)} characters; at most {question.max_length}", path
@@ -357,14 +397,16 @@ def _text(question: TextQuestion, raw: Any, path: Path, currency: str) -> str:
 
 def parse_date(raw: Any, path: Path) -> dt.date:
     """An ISO date (``2026-11-20``), with a clear message for impossible days."""
-    if isinstance(raw, dt.datetime):
-        return raw.date()
-    if isinstance(raw, dt.date):
-        return raw
-    if not isinstance(raw, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw.strip()):
+    if raw.__class__ is not str:
+        if isinstance(raw, dt.datetime):
+            return raw.date()
+        if isinstance(raw, dt.date):
+            return raw
+    text = raw.strip() if isinstance(raw, str) else None
+    if text is None or not _DATE.fullmatch(text):
         raise Invalid("PL305", f"expected a date as YYYY-MM-DD, found {_describe(raw)}", path)
     try:
-        return dt.date.fromisoformat(raw.strip())
+        return dt.date.fromisoformat(text)
     except ValueError as exc:
         raise Invalid("PL305", f"'{raw}' is not a real date: {exc}", path) from None
 
@@ -374,7 +416,8 @@ def _group(
     raw: Any,
     path: Path,
     currency: str,
-    checks: list[tuple[str, ScalarQuestionType, Checker]] | None = None,
+    checks: list[tuple[str, ScalarQuestionType, Checker, bool]] | None = None,
+    known: frozenset[str] | None = None,
 ) -> list[dict[str, Any]]:
     if not isinstance(raw, list):
         raise Invalid("PL305", f"expected a list of items, found {_describe(raw)}", path)
@@ -382,9 +425,10 @@ def _group(
         raise Invalid("PL303", f"at least {question.min_items} item(s) required", path)
     if question.max_items is not None and len(raw) > question.max_items:
         raise Invalid("PL305", f"at most {question.max_items} item(s) allowed", path)
-    fields = {f.id: f for f in question.fields}
     if checks is None:
         checks = _field_checks(question)
+    if known is None:
+        known = frozenset(f.id for f in question.fields)
     items: list[dict[str, Any]] = []
     for index, entry in enumerate(raw):
         item_path = (*path, index)
@@ -392,18 +436,13 @@ def _group(
             raise Invalid(
                 "PL305", f"expected a mapping of fields, found {_describe(entry)}", item_path
             )
-        for key in entry:
-            if key not in fields:
-                raise Invalid(
-                    "PL302",
-                    f"unknown field '{key}' in {question.id}; fields are: {', '.join(fields)}",
-                    (*item_path, str(key)),
-                )
+        if not entry.keys() <= known:
+            _unknown_field(question, entry, known, item_path)
         item: dict[str, Any] = {}
-        for fid, field_q, check in checks:
+        for fid, field_q, check, required in checks:
             value = entry.get(fid)
             if value is None:
-                if field_q.required:
+                if required:
                     raise Invalid(
                         "PL303", f"{question.id} item {index + 1}: '{fid}' is required", item_path
                     )
@@ -417,3 +456,17 @@ def _group(
                 ) from None
         items.append(item)
     return items
+
+
+def _unknown_field(
+    question: GroupQuestion, entry: Mapping[Any, Any], known: frozenset[str], item_path: Path
+) -> None:
+    """Raise the problem of the first key of ``entry`` that is not a field of ``question``."""
+    for key in entry:
+        if key not in known:
+            fields = ", ".join({f.id: f for f in question.fields})
+            raise Invalid(
+                "PL302",
+                f"unknown field '{key}' in {question.id}; fields are: {fields}",
+                (*item_path, str(key)),
+            )

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import pickle
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -200,8 +202,80 @@ def find_checklist(
 
     When it does not exist the problem names the versions (or ids) that do.
     """
-    path = resources.checklist_file(checklist_id, version, dirs)
-    if path is None:
+    folders = tuple(dirs)
+    key = (folders, checklist_id, version)
+    found = _FOUND.get(key)
+    stat = found.recheck() if found is not None else None
+    if found is None or stat is None:
+        found, stat = _search(checklist_id, version, folders, referrer)
+        if len(_FOUND) >= _FOUND_MAX:
+            _FOUND.clear()
+        _FOUND[key] = found
+    compiled = _load_compiled(found.resolved, stat.st_mtime_ns, stat.st_size)
+    if compiled.id != checklist_id or compiled.version != version:
+        raise InputError(
+            [
+                Problem(
+                    "PL205",
+                    f"file declares {compiled.id} {compiled.version}, but its path says "
+                    f"{checklist_id} {version}",
+                    str(found.path),
+                )
+            ]
+        )
+    return compiled
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Where :func:`find_checklist` found a checklist file, and what shows it still would.
+
+    Searching (a ``stat`` per folder, then resolving the path: a dozen system
+    calls and path objects) cost more than anything else about a checklist
+    in a batch, where every answer file asks for the same one. ``recheck``
+    does what the search depends on with one ``stat``: the file is the same
+    (device, inode, modification time and size; an edited or replaced file
+    differs) and no earlier folder has gained the file since. What the search
+    would do again is then known, so the result is the one a search gives.
+    """
+
+    #: The candidates in earlier folders, which were not files.
+    absent: tuple[Path, ...]
+    path: Path
+    resolved: Path
+    identity: tuple[int, int, int, int]
+
+    def recheck(self) -> os.stat_result | None:
+        """The file's ``stat`` if a search would find the same file; else ``None``."""
+        for candidate in self.absent:
+            if candidate.is_file():
+                return None
+        try:
+            stat = os.stat(self.path)
+        except (OSError, ValueError):
+            return None
+        if _identity(stat) != self.identity or not S_ISREG(stat.st_mode):
+            return None
+        return stat
+
+
+#: :func:`find_checklist`'s searches, by (folders, id, version); bounded
+#: (when full it starts again), as a long-lived process may see many folders.
+_FOUND: dict[tuple[tuple[Path, ...], str, str], _Found] = {}
+_FOUND_MAX = 256
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return (stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _search(
+    checklist_id: str, version: str, dirs: Sequence[Path], referrer: str | None
+) -> tuple[_Found, os.stat_result]:
+    """Search ``dirs`` for the checklist file, or raise the problem that names what exists."""
+    candidates = resources.checklist_candidates(checklist_id, version, dirs)
+    index = next((i for i, candidate in enumerate(candidates) if candidate.is_file()), None)
+    if index is None:
         versions = resources.checklist_versions(checklist_id, dirs)
         if versions:
             hint = f"versions available: {', '.join(versions)}"
@@ -212,19 +286,13 @@ def find_checklist(
                 ", ".join(ids) or "none"
             )
         raise InputError([Problem("PL205", message, referrer, path=("checklist",))])
-    compiled = load_checklist(path)
-    if compiled.id != checklist_id or compiled.version != version:
-        raise InputError(
-            [
-                Problem(
-                    "PL205",
-                    f"file declares {compiled.id} {compiled.version}, but its path says "
-                    f"{checklist_id} {version}",
-                    str(path),
-                )
-            ]
-        )
-    return compiled
+    path = candidates[index]
+    try:
+        stat = path.stat()
+    except OSError:
+        raise InputError([Problem("PL100", "no such checklist file", str(path))]) from None
+    found = _Found(tuple(candidates[:index]), path, path.resolve(), _identity(stat))
+    return found, stat
 
 
 class UnfinishedDraft(InputError):

@@ -44,13 +44,18 @@ def version_key(version: str) -> tuple[int, int, int, str]:
 
 def checklist_file(checklist_id: str, version: str, dirs: Sequence[Path]) -> Path | None:
     """The file of ``checklist_id`` at ``version``: ``<dir>/<id>/<version>.yaml``."""
-    if not _safe_part(checklist_id) or not _safe_part(version):
-        return None
-    for folder in dirs:
-        candidate = folder / checklist_id / f"{version}.yaml"
+    for candidate in checklist_candidates(checklist_id, version, dirs):
         if candidate.is_file():
             return candidate
     return None
+
+
+def checklist_candidates(checklist_id: str, version: str, dirs: Sequence[Path]) -> list[Path]:
+    """Where :func:`checklist_file` looks, in order (none for an unsafe id or version)."""
+    if not _safe_part(checklist_id) or not _safe_part(version):
+        return []
+    name = f"{version}.yaml"
+    return [folder / checklist_id / name for folder in dirs]
 
 
 def checklist_versions(checklist_id: str, dirs: Sequence[Path]) -> list[str]:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+from codecs import BOM_UTF8
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,43 +55,66 @@ try:
 except ImportError:  # pragma: no cover - not installed
     _yaml_rs = None
 
-#: What sends a file to PyYAML instead of the fast path. Each pattern is a
-#: construct on which yaml-rs and our YAML 1.2 PyYAML loader were seen to
-#: read differently (``tests/test_yamlio.py`` compares them), or one that
-#: could nest deep enough to overflow yaml-rs's native stack: a crash that no
+#: What sends a file to PyYAML instead of the fast path: a construct on
+#: which yaml-rs and our YAML 1.2 PyYAML loader were seen to read
+#: differently (``tests/test_yamlio.py`` compares them), or one that could
+#: nest deep enough to overflow yaml-rs's native stack: a crash that no
 #: ``except`` catches. Block nesting needs an indicator or more indentation
 #: per level, so without chained indicators (``- - - x``) and deep
 #: indentation it stays shallow; yaml-rs refuses deep flow nesting itself.
-#: Each pattern is searched on its own and starts with a literal character,
-#: which keeps every search a few microseconds (one pattern of alternatives
-#: is many times slower); a false alarm only costs speed.
+#: A false alarm only costs speed.
+#:
+#: The screen runs on every file, so it is arranged to scan the text as few
+#: times as it can (each full scan of a 10 KB file costs 3 to 10 µs, a
+#: character class many times more): the constructs made of characters that
+#: seldom occur are gated by one pass over the UTF-8 bytes that keeps only
+#: those characters (``_RARE``), and only a file that has one is searched
+#: for the construct. Each pattern starts with a literal character, which
+#: keeps every search a few microseconds (one pattern of alternatives that
+#: start with different characters is many times slower).
+#:
+#: Constructs of rare characters, searched only when the character occurs:
+#: "x(?<![^\s\[{,]x)" is x at the start of a token (or of the file).
+_AT_TOKEN_START = tuple(
+    (char.encode(), re.compile(pattern))
+    for char, pattern in (
+        ("!", r"!(?<![^\s\[{,]!)"),  # a tag
+        ("&", r"&(?<![^\s\[{,]&)(?=\S)"),  # an anchor
+        ("*", r"\*(?<![^\s\[{,]\*)(?=\S)"),  # an alias (PyYAML checks what aliases expand to)
+        ("?", r"\?(?<![^\s\[{,]\?)(?=\s|$)"),  # an explicit key
+    )
+)
+#: Control characters (C0 but line breaks, DEL) and tabs: a file with any of
+#: them goes to PyYAML (a tab near indentation is an error to libyaml only).
+_REFUSED_BYTES = b"\t" + bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+#: The C1 control characters (U+0080 to U+009F; NEL is a line break in YAML
+#: 1.1 only), as UTF-8: searched only when their lead byte occurs.
+_C1_CONTROL = re.compile(rb"\xc2[\x80-\x9f]")
+#: Characters refused anywhere: a BOM inside the text, LS/PS (line breaks in
+#: YAML 1.1 only), the noncharacters U+FFFE and U+FFFF.
+_REFUSED_CHARS = ("\ufeff", "\u2028", "\u2029", "\ufffe", "\uffff")
+#: Every byte the first pass keeps: the rare characters above and brackets
+#: (see ``_simple_flow_only``).
+_RARE = b"!&*?[]{}\xc2" + _REFUSED_BYTES
+_NOT_RARE = bytes(sorted(set(range(256)) - set(_RARE)))
+#: Constructs of characters found in every file, searched always.
 _NOT_FOR_FAST_PATH = tuple(
     re.compile(pattern)
     for pattern in (
-        # "x(?<![^\s\[{,]x)": x at the start of a token (or of the file)
-        r"!(?<![^\s\[{,]!)",  # a tag
-        r"&(?<![^\s\[{,]&)(?=\S)",  # an anchor
-        r"\*(?<![^\s\[{,]\*)(?=\S)",  # an alias (PyYAML checks what aliases expand to)
-        r"\?(?<![^\s\[{,]\?)(?=\s|$)",  # an explicit key
-        r"\n%",  # a directive
-        r"\n---(?=\s|$)",  # document markers
-        r"\n\.\.\.(?=\s|$)",
+        # at the start of a line: a directive, document markers, deep indentation
+        r"\n(?:%|(?:---|\.\.\.)(?=\s|$)| {100})",
         r"-(?<![^\s]-)[ \t]+[-:?](?=\s|$)",  # chained indicators: - - x, - ? x, - : x
         r":(?<![^\s]:)(?=\s|$)",  # an empty key (also : - x, : : x)
         r"_(?:(?<=[0-9.]_)|(?=[0-9.]))",  # 1_000, ._5: a number to yaml-rs only
-        r"0[xX][0-9a-fA-F]*_",  # 0x1_F: likewise
-        r"0(?:[XOBb]|(?<=[-+]0)[xo])",  # 0X1F, 0b101, +0x1F: likewise
+        # 0x1_F, 0X1F, 0b101, +0x1F: likewise (the lookahead skips most zeros at once)
+        r"0(?=[xXOBbo])(?:[xX][0-9a-fA-F]*_|[XOBb]|(?<=[-+]0)[xo])",
         r"\.(?:[iI][nN][fF]|[nN][aA][nN])",  # .inf and .nan in any spelling
-        r"\n {100}",  # deep indentation
-        # control characters, NEL, LS/PS (line breaks in YAML 1.1 only), a BOM inside
-        r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufeff\u2028\u2029\ufffe\uffff]",
     )
 )
 #: The same constructs at the very start of the file.
 _NOT_FOR_FAST_PATH_AT_START = ("%", "---", "...", " " * 100)
-#: Beyond those patterns, a file goes to PyYAML if it has a tab (near
-#: indentation, an error to libyaml only), or a bracket outside a simple
-#: one-line flow collection. Flow collections were the main source of
+#: Beyond those patterns, a file goes to PyYAML if it has a bracket outside
+#: a simple one-line flow collection. Flow collections were the main source of
 #: differences (continuation lines, ``?``, ``:`` and brackets inside them),
 #: but hand-written answer files use simple ones all the time
 #: (``evidence: [Statement 2026-03, "Minutes, board"]``,
@@ -126,18 +150,47 @@ def _simple_flow_only(text: str) -> bool:
     return True
 
 
-def _fast_parse(text: str) -> dict[Any, Any] | None:
-    """``text``'s data by the fast path, or ``None`` where PyYAML must read it."""
-    if _yaml_rs is None or "\t" in text:
+def _screened_out(text: str, utf8: bytes) -> bool:
+    """Whether ``text`` (``utf8``: its UTF-8 bytes) has a construct PyYAML must read."""
+    rare = utf8.translate(None, _NOT_RARE)
+    if rare:
+        if rare.translate(None, b"!&*?[]{}\xc2"):  # a tab or a control character
+            return True
+        if b"\xc2" in rare and _C1_CONTROL.search(utf8):
+            return True
+        for char, pattern in _AT_TOKEN_START:
+            if char in rare and pattern.search(text):
+                return True
+        if (b"[" in rare or b"]" in rare or b"{" in rare or b"}" in rare) and not (
+            _simple_flow_only(text)
+        ):
+            return True
+    if text.startswith(_NOT_FOR_FAST_PATH_AT_START):
+        return True
+    for refused in _REFUSED_CHARS:
+        if refused in text:
+            return True
+    return any(pattern.search(text) for pattern in _NOT_FOR_FAST_PATH)
+
+
+def _fast_parse(text: str, utf8: bytes | None = None) -> dict[Any, Any] | None:
+    """``text``'s data by the fast path, or ``None`` where PyYAML must read it.
+
+    ``utf8``: ``text`` encoded as UTF-8 (without a BOM), when the caller has it.
+    """
+    if _yaml_rs is None:
         return None
-    if ("[" in text or "{" in text or "]" in text or "}" in text) and not _simple_flow_only(text):
-        return None
-    if text.startswith(_NOT_FOR_FAST_PATH_AT_START) or any(
-        pattern.search(text) for pattern in _NOT_FOR_FAST_PATH
-    ):
+    if utf8 is None:
+        try:
+            utf8 = text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (only in a str made in Python)
+            return None
+    if _screened_out(text, utf8):
         return None
     try:
-        data = _yaml_rs.loads(text, parse_datetime=False)
+        # From the bytes: yaml-rs would encode the text to UTF-8 again (~10 µs
+        # for 10 KB of non-ASCII text); they decode to the same text.
+        data = _yaml_rs.load(utf8, parse_datetime=False)
     except Exception:  # any refusal: PyYAML reads it again and names line and column
         return None
     return data if isinstance(data, dict) and data else None
@@ -383,9 +436,13 @@ def decode(raw: bytes, name: str) -> str:
     return text
 
 
-def parse(text: str, name: str) -> Any:
-    """Parse one YAML document of plain data; raise :class:`InputError` on any problem."""
-    fast = _fast_parse(text)
+def parse(text: str, name: str, *, utf8: bytes | None = None) -> Any:
+    """Parse one YAML document of plain data; raise :class:`InputError` on any problem.
+
+    ``utf8``: ``text`` as UTF-8 bytes (without a BOM) when at hand, which saves
+    encoding it again for the screen of the fast path.
+    """
+    fast = _fast_parse(text, utf8)
     if fast is not None:
         return fast
     if not text.strip() or all(
@@ -470,8 +527,12 @@ def load(
     :func:`read_bytes`; a batch hashes them too).
     """
     name = display or str(path)
-    text = read_text(path, max_bytes=max_bytes, display=name) if raw is None else decode(raw, name)
-    return Document(name, text, parse(text, name))
+    if raw is None:
+        raw = read_bytes(path, max_bytes=max_bytes, display=name)
+    text = decode(raw, name)
+    # The text's bytes, for the screen and yaml-rs: decode() drops a BOM too.
+    utf8 = raw[len(BOM_UTF8) :] if raw.startswith(BOM_UTF8) else raw
+    return Document(name, text, parse(text, name, utf8=utf8))
 
 
 def _mark(mark: Any) -> tuple[int, int]:
