@@ -55,6 +55,9 @@ def test_yaml_12_meaning() -> None:
         ("a: 1\n---\nb: 2\n", ("PL107", 2, 1)),
         ("a: !!python/object/apply:os.system [ls]\n", ("PL104", 1, 4)),
         (b"a: caf\xe9\n", ("PL102", 1, 7)),
+        # a BOM is not counted as a column, and moves no later line
+        (b"\xef\xbb\xbfa: caf\xe9\n", ("PL102", 1, 7)),
+        (b"\xef\xbb\xbfa: ok\nb: \xff\n", ("PL102", 2, 4)),
     ],
 )
 def test_refusals(text: str | bytes, expected: tuple[str, int, int], tmp_path: Path) -> None:

@@ -419,14 +419,17 @@ def decode(raw: bytes, name: str) -> str:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
+        # utf-8-sig counts from after the BOM; the BOM itself is no column
+        bom = len(BOM_UTF8) if raw.startswith(BOM_UTF8) else 0
+        start = exc.start + bom
+        before = raw[:start]
         line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        column = start - (before.rfind(b"\n") + 1) + 1 - (bom if line == 1 else 0)
         raise InputError(
             [
                 Problem(
                     "PL102",
-                    f"is not UTF-8 text (byte 0x{raw[exc.start]:02x}); save it as UTF-8",
+                    f"is not UTF-8 text (byte 0x{raw[start]:02x}); save it as UTF-8",
                     name,
                     line,
                     column,
