@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -286,3 +287,64 @@ def test_checklist_checkers_check_as_coerce_does(raw: object) -> None:
 
     for question in (choice, group):
         assert outcome(checker(question), question) == outcome(coerce, question)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "path", [CORE / "answers" / "good.yaml", *sorted(EXAMPLES.glob("*.yaml"))], ids=lambda p: p.name
+)
+def test_signals_and_evidence_are_what_their_classes_make(path: Path) -> None:
+    """Records made by ``evaluate`` hold every field, in order, as the dataclass makes them."""
+    from dataclasses import fields
+
+    from postloan_cli.evaluation import Evidence, Signal
+
+    ev = _evaluate(path)
+    records: list[Any] = [ev, *ev.signals, *(e for s in ev.signals for e in s.evidence)]
+    for record in records:
+        cls = type(record)
+        assert list(vars(record)) == [f.name for f in fields(cls)]
+        made = cls(**vars(record))
+        assert made == record
+        assert repr(made) == repr(record)
+    for signal in ev.signals:
+        assert isinstance(signal, Signal)
+        assert all(isinstance(e, Evidence) for e in signal.evidence)
+        with pytest.raises(AttributeError):
+            signal.item = "changed"
+
+
+def test_each_compiled_checklist_is_evaluated_by_its_own_rules(tmp_path: Path) -> None:
+    """Two checklists of one id and version in one process: each file is judged by its own."""
+    text = (CORE / "checklists" / "mini" / "1.0.0.yaml").read_text()
+    changed = text.replace("type: days, value: 90}", "type: days, value: 100}").replace(
+        "signal: Overdue > 90", "signal: Overdue > 100"
+    )
+    assert changed != text
+    (tmp_path / "mini").mkdir()
+    (tmp_path / "mini" / "1.0.0.yaml").write_text(changed)
+    answers = CORE / "answers" / "good.yaml"
+
+    def overdue(ev: Evaluation) -> tuple[object, ...]:
+        (signal,) = [s for s in ev.signals if s.rule_id == "overdue_90"]
+        threshold = [e.value for e in signal.evidence if e.kind == "threshold"]
+        return (signal.text, *(float(v) for v in threshold))
+
+    before = _evaluate(answers)
+    loaded = load_answers(answers, [tmp_path])
+    after = evaluate(loaded.checklist, loaded.answers)
+    assert overdue(before) == ("Overdue > 90", 90.0)
+    assert overdue(after) == ("Overdue > 100", 100.0)
+    assert overdue(_evaluate(answers)) == ("Overdue > 90", 90.0)
+
+
+def test_evaluating_does_not_keep_a_checklist_alive() -> None:
+    import gc
+    import weakref
+
+    loaded = load_answers(CORE / "answers" / "good.yaml", CHECKLISTS)
+    checklist = compile_checklist(loaded.checklist.checklist)
+    assert evaluate(checklist, loaded.answers).signals
+    gone = weakref.ref(checklist)
+    del checklist
+    gc.collect()
+    assert gone() is None

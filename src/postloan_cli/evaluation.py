@@ -9,13 +9,14 @@ classification and the list of required actions and escalations.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
-from postloan_cli.answers import GivenAnswer, Invalid, split_answer
-from postloan_cli.compiled import CompiledChecklist, RulePlan, loan_namespace
+from postloan_cli.answers import Checker, GivenAnswer, Invalid, split_answer
+from postloan_cli.compiled import CompiledChecklist, Path, RulePlan, loan_namespace
 from postloan_cli.errors import Problem
 from postloan_cli.expressions import ExpressionError, base_namespace
 from postloan_cli.models import (
@@ -133,12 +134,13 @@ def evaluate(checklist: CompiledChecklist, answer_file: AnswerFile) -> Evaluatio
     Problems (errors and warnings) are returned in the evaluation with paths
     into the answer file; the caller places them at line and column.
     """
+    plan = _plan_of(checklist)
     problems: list[Problem] = []
     final = answer_file.status == "final"
     loan = answer_file.loan
     currency = loan.amount.currency
 
-    if loan.type not in checklist.loan_type_ids:
+    if loan.type not in plan.loan_types:
         problems.append(
             Problem(
                 "PL308",
@@ -159,7 +161,8 @@ def evaluate(checklist: CompiledChecklist, answer_file: AnswerFile) -> Evaluatio
         problems.append(
             Problem("PL305", "maturity date is before disbursement", path=("loan", "matures_on"))
         )
-    if answer_file.inspection.kind == "irregular" and not answer_file.inspection.reason:
+    inspection = answer_file.inspection
+    if inspection.kind == "irregular" and not inspection.reason:
         problems.append(
             Problem(
                 "PL303",
@@ -168,31 +171,32 @@ def evaluate(checklist: CompiledChecklist, answer_file: AnswerFile) -> Evaluatio
             )
         )
 
-    given = _collect_given(checklist, answer_file, problems)
+    given = _collect_given(checklist, plan, answer_file, problems)
 
+    loan_values = loan_namespace(loan)
     namespace: dict[str, Any] = base_namespace()
-    namespace.update(
-        {
-            "loan": loan_namespace(loan),
-            "inspection": {
-                "date": answer_file.inspection.date,
-                "kind": answer_file.inspection.kind,
-                "reason": answer_file.inspection.reason,
-                "previous": answer_file.inspection.previous,
-                "officer": answer_file.inspection.officer.name,
-            },
-            "threshold": checklist.thresholds,
-        }
-    )
+    namespace["loan"] = loan_values
+    namespace["inspection"] = {
+        "date": inspection.date,
+        "kind": inspection.kind,
+        "reason": inspection.reason,
+        "previous": inspection.previous,
+        "officer": inspection.officer.name,
+    }
+    namespace["threshold"] = checklist.thresholds
     values: dict[str, Any] = {}
     asked: dict[str, bool] = {}
     # The items of each group as expressions see them, for the rules run per item.
     group_items: dict[str, list[Any]] = {}
-    for step in checklist.question_steps:
-        qid = step.id
-        question = step.question
-        condition = step.condition
-        is_asked = condition is None or _safe_test(condition, namespace, problems, step.ref.path)
+    for qid, question, condition, path, check, items_computed, required, section_id in plan.steps:
+        if condition is None:
+            is_asked = True
+        else:
+            try:
+                is_asked = bool(condition(namespace))
+            except ExpressionError as exc:
+                problems.append(Problem(exc.code, exc.message, path=path))
+                is_asked = False
         asked[qid] = is_asked
         answer = given.get(qid)
         value: Any = None
@@ -210,15 +214,15 @@ def evaluate(checklist: CompiledChecklist, answer_file: AnswerFile) -> Evaluatio
                 )
         elif answer is not None and answer.raw is not None:
             try:
-                value = step.check(question, answer.raw, answer.value_path, currency)
+                value = check(question, answer.raw, answer.value_path, currency)
             except Invalid as exc:
                 problems.append(Problem(exc.code, f"{qid}: {exc.message}", path=exc.path))
             else:
-                if step.group:
-                    seen = _compute_items(checklist, qid, value, namespace, problems)
+                if items_computed is not None:
+                    seen = _compute_items(items_computed, value, namespace, problems)
                     group_items[qid] = seen
-        elif final and question.required:
-            where = answer.path if answer is not None else ("answers", step.ref.section.id)
+        elif final and required:
+            where = answer.path if answer is not None else ("answers", section_id)
             problems.append(Problem("PL303", f"required answer '{qid}' is missing", path=where))
         values[qid] = value
         if seen is not _UNSET:
@@ -229,55 +233,72 @@ def evaluate(checklist: CompiledChecklist, answer_file: AnswerFile) -> Evaluatio
             namespace[qid] = _expression_value(value)
 
     computed: dict[str, Any] = {}
-    for comp in checklist.computed:
-        result = _clean_number(_safe_eval(comp.expr, namespace, problems, comp.path))
-        computed[comp.computed.id] = result
-        namespace[comp.computed.id] = result
+    for computed_id, run, path in plan.computed:
+        try:
+            result = run(namespace)
+        except ExpressionError as exc:
+            problems.append(Problem(exc.code, exc.message, path=path))
+            result = None
+        if isinstance(result, float) and (result != result or result in _INFINITIES):
+            result = None
+        computed[computed_id] = result
+        namespace[computed_id] = result
 
-    signals: list[Signal] = []
-    inspection_date = answer_file.inspection.date
-    loan_values = namespace["loan"]
-    for plan in checklist.rule_plans:
-        if plan.group is not None:
-            _fire_per_item(
-                plan,
-                namespace,
-                inspection_date,
-                loan_values,
-                values,
-                computed,
-                given,
-                group_items,
-                problems,
-                signals,
-            )
+    # Signals with their sort keys: the most severe first, then by area and rule.
+    fired: list[tuple[tuple[int, int, str], Signal]] = []
+    suggested = Classification.normal
+    worst = suggested.rank
+    inspection_date = inspection.date
+    for test, group, rule in plan.rules:
+        if group is not None:
+            # A per-item rule: a signal for each item of its group it holds for.
+            items = values.get(group.id) or []
+            if not items:
+                continue
+            seen_items = group_items[group.id]
+            for index, (item, item_value) in enumerate(zip(items, seen_items, strict=True)):
+                namespace["item"] = item_value
+                try:
+                    fires = test(namespace)
+                except ExpressionError as exc:
+                    problems.append(Problem(exc.code, exc.message, path=rule.path))
+                    fires = False
+                namespace.pop("item", None)
+                if fires:
+                    evidence = _evidence(rule, values, computed, given, item, loan_values)
+                    label = item_label(group, item, index)
+                    fired.append((rule.key, _signal(rule, inspection_date, evidence, label)))
+                    if rule.rank > worst:
+                        worst, suggested = rule.rank, rule.floor
             continue
         try:
-            fires = plan.compiled.when.evaluate(namespace)
+            fires = test(namespace)
         except ExpressionError as exc:
-            problems.append(Problem(exc.code, exc.message, path=plan.compiled.path))
+            problems.append(Problem(exc.code, exc.message, path=rule.path))
             continue
         if fires:
-            evidence = _evidence(plan, values, computed, given, None, loan_values)
-            signals.append(_signal(plan, inspection_date, evidence, None))
-    signals.sort(key=lambda s: (-s.severity.rank, AREA_INDEX.get(s.area, 99), s.rule_id))
+            evidence = _evidence(rule, values, computed, given, None, loan_values)
+            fired.append((rule.key, _signal(rule, inspection_date, evidence, None)))
+            if rule.rank > worst:
+                worst, suggested = rule.rank, rule.floor
+    # Stable: the signals of one per-item rule stay in item order.
+    fired.sort(key=_sort_key)
+    signals = [signal for _, signal in fired]
 
-    suggested = Classification.normal
-    for signal in signals:
-        if signal.classification.rank > suggested.rank:
-            suggested = signal.classification
-
-    _check_opinion(checklist, answer_file, suggested, final, problems)
-    return Evaluation(
-        checklist=checklist,
-        answer_file=answer_file,
-        values=values,
-        given=given,
-        asked=asked,
-        computed=computed,
-        signals=signals,
-        suggested=suggested,
-        problems=problems,
+    _check_opinion(plan, answer_file, suggested, final, problems)
+    return _record(
+        Evaluation,
+        {
+            "checklist": checklist,
+            "answer_file": answer_file,
+            "values": values,
+            "given": given,
+            "asked": asked,
+            "computed": computed,
+            "signals": signals,
+            "suggested": suggested,
+            "problems": problems,
+        },
     )
 
 
@@ -299,13 +320,204 @@ AREA_INDEX = {
 }
 
 
+def _sort_key(entry: tuple[tuple[int, int, str], Signal]) -> tuple[int, int, str]:
+    return entry[0]
+
+
+# --- what evaluating needs of a checklist, worked out once per compiled checklist -----
+#
+# A batch evaluates thousands of answer files against one compiled checklist:
+# everything that depends only on the checklist (which expression runs where,
+# a signal's texts and sort key, what its evidence shows) is read once, into
+# tuples the loops above unpack cheaply. Nothing here depends on answers.
+
+#: ``Expression.evaluate`` of one expression (bound once, called per answer file).
+_Run = Callable[[dict[str, Any]], Any]
+
+
+class _Step(NamedTuple):
+    """One question, in interview order."""
+
+    id: str
+    question: AnyQuestion
+    #: Its condition (``None``: always asked).
+    condition: _Run | None
+    #: Where a condition that cannot run is reported (the question in the checklist).
+    path: Path
+    check: Checker
+    #: For a repeating group, the values computed per item (``None``: not a group).
+    items_computed: tuple[tuple[str, _Run, Path], ...] | None
+    required: bool
+    section_id: str
+
+
+class _Rule(NamedTuple):
+    """One rule: how to test it and everything its signals hold but the answers."""
+
+    test: _Run
+    #: Where a rule that cannot run is reported.
+    path: Path
+    #: The group a per-item rule runs over (``None``: once per inspection).
+    group: GroupQuestion | None
+    #: The fields of its signals up to ``escalate_to`` (a template: copied, never handed out).
+    head: dict[str, Any]
+    within: dt.timedelta | None
+    floor: Classification
+    #: ``floor.rank``.
+    rank: int
+    #: Where its signals sort: the most severe first, then by area and rule id.
+    key: tuple[int, int, str]
+    #: Each fact of its evidence: ``(kind, id, the fields of its Evidence)``, the
+    #: answer-dependent ones (value, note, references) left to fill in.
+    evidence: tuple[tuple[str, str, dict[str, Any]], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What :func:`evaluate` reads of a compiled checklist, once per checklist."""
+
+    steps: tuple[_Step, ...]
+    #: Section-level computed values in dependency order: ``(id, run, path)``.
+    computed: tuple[tuple[str, _Run, Path], ...]
+    #: Each rule with its test and group (what every answer file reads of it) first.
+    rules: tuple[tuple[_Run, GroupQuestion | None, _Rule], ...]
+    loan_types: frozenset[str]
+    section_ids: frozenset[str]
+    #: The section each question belongs to.
+    owner: dict[str, str]
+
+
+def _make_plan(checklist: CompiledChecklist) -> _Plan:
+    # Expressions are bound (``expr.evaluate``) here, not looked up per answer file.
+    group_computed: dict[str, tuple[tuple[str, _Run, Path], ...]] = {
+        group_id: tuple((c.computed.id, c.expr.evaluate, c.path) for c in comps)
+        for group_id, comps in checklist.group_computed.items()
+    }
+    steps = tuple(
+        _Step(
+            id=step.id,
+            question=step.question,
+            condition=None if step.condition is None else step.condition.evaluate,
+            path=step.ref.path,
+            check=step.check,
+            items_computed=group_computed.get(step.id, ()) if step.group else None,
+            required=step.question.required,
+            section_id=step.ref.section.id,
+        )
+        for step in checklist.question_steps
+    )
+    return _Plan(
+        steps=steps,
+        computed=tuple((c.computed.id, c.expr.evaluate, c.path) for c in checklist.computed),
+        rules=tuple(
+            (rule.test, rule.group, rule) for rule in map(_make_rule, checklist.rule_plans)
+        ),
+        loan_types=checklist.loan_type_ids,
+        section_ids=frozenset(s.id for s in checklist.checklist.sections),
+        owner={qid: ref.section.id for qid, ref in checklist.questions.items()},
+    )
+
+
+def _make_rule(plan: RulePlan) -> _Rule:
+    compiled = plan.compiled
+    rule = compiled.rule
+    area = compiled.section.area
+    # Fields in the order the dataclasses declare them (see _record).
+    head = {
+        "rule_id": rule.id,
+        "section_id": compiled.section.id,
+        "area": area,
+        "severity": rule.severity,
+        "text": rule.signal,
+        "action": rule.action,
+        "escalate_to": rule.escalate_to,
+    }
+    evidence = tuple(
+        (
+            source.kind,
+            source.id,
+            {
+                "kind": source.kind,
+                "id": source.id,
+                "label": source.label,
+                # A threshold's value is the checklist's; the others are filled in.
+                "value": source.value,
+                "format": source.format,
+                "note": None,
+                "references": (),
+                "item": None,
+                # Only ``field`` evidence names its question (reports show choice labels).
+                "question": source.question if source.kind == "field" else None,
+            },
+        )
+        for source in plan.evidence
+    )
+    return _Rule(
+        test=compiled.when.evaluate,
+        path=compiled.path,
+        group=plan.group,
+        head=head,
+        within=plan.within,
+        floor=plan.floor,
+        rank=plan.floor.rank,
+        key=(-rule.severity.rank, AREA_INDEX.get(area, 99), rule.id),
+        evidence=evidence,
+    )
+
+
+#: The plan of each compiled checklist in use, by ``id()`` (a compiled checklist
+#: is not hashable); an entry goes when its checklist does.
+_PLANS: dict[int, tuple[weakref.ref[CompiledChecklist], _Plan]] = {}
+
+
+def _plan_of(checklist: CompiledChecklist) -> _Plan:
+    """The plan of ``checklist``, made on its first evaluation.
+
+    Keyed by the object itself (an id checked through a weak reference), never
+    by the checklist's id and version: two compiled checklists may share those
+    (a user's folder and the shipped one) and differ.
+    """
+    key = id(checklist)
+    entry = _PLANS.get(key)
+    if entry is not None and entry[0]() is checklist:
+        return entry[1]
+    plan = _make_plan(checklist)
+
+    def forget(_: object) -> None:
+        _PLANS.pop(key, None)
+
+    _PLANS[key] = (weakref.ref(checklist, forget), plan)
+    return plan
+
+
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+_R = TypeVar("_R")
+
+
+def _record(cls: type[_R], fields: dict[str, Any]) -> _R:
+    """``cls(**fields)`` for a frozen dataclass ``cls``, ``fields`` naming every field in order.
+
+    The generated ``__init__`` of a frozen dataclass stores each field with a
+    call to ``object.__setattr__``; a file has some thirty signals and
+    evidence records. This stores the same dictionary in one call: the
+    record is the same (same fields, same order, same equality and hash).
+    """
+    record = _new_object(cls)
+    _set_attribute(record, "__dict__", fields)
+    return record
+
+
 def _collect_given(
-    checklist: CompiledChecklist, answer_file: AnswerFile, problems: list[Problem]
+    checklist: CompiledChecklist,
+    plan: _Plan,
+    answer_file: AnswerFile,
+    problems: list[Problem],
 ) -> dict[str, GivenAnswer]:
     given: dict[str, GivenAnswer] = {}
+    owner = plan.owner
     for section_id, entries in answer_file.answers.items():
-        section = checklist.section(section_id)
-        if section is None:
+        if section_id not in plan.section_ids:
             known = ", ".join(s.id for s in checklist.checklist.sections)
             problems.append(
                 Problem(
@@ -317,12 +529,11 @@ def _collect_given(
             continue
         if entries is None:
             continue
-        questions = checklist.questions
         for question_id, entry in entries.items():
             qid = question_id if question_id.__class__ is str else str(question_id)
             path = ("answers", section_id, qid)
-            ref = questions.get(qid)
-            if ref is None or ref.section.id != section_id:
+            if owner.get(qid) != section_id:
+                ref = checklist.questions.get(qid)
                 hint = ""
                 if ref is not None:
                     hint = f" (it belongs to section '{ref.section.id}')"
@@ -345,6 +556,7 @@ def _collect_given(
 #: Types expressions see as they are (checked by exact type: subclasses take the long way).
 _AS_IS = frozenset({bool, int, float, str, type(None), dt.date})
 _UNSET: Any = object()
+_INFINITIES = (float("inf"), float("-inf"))
 
 
 def _expression_value(value: Any) -> Any:
@@ -359,7 +571,17 @@ def _expression_value(value: Any) -> Any:
     if cls is list:
         return [v if v.__class__ in _AS_IS else _expression_value(v) for v in value]
     if cls is dict:
-        return {k: v if v.__class__ in _AS_IS else _expression_value(v) for k, v in value.items()}
+        # A group's item: money fields converted here, not in a call each.
+        seen: dict[Any, Any] = {}
+        for key, field_value in value.items():
+            field_cls = field_value.__class__
+            if field_cls in _AS_IS:
+                seen[key] = field_value
+            elif field_cls is Money and field_value.amount.__class__ is Decimal:
+                seen[key] = float(field_value.amount)
+            else:
+                seen[key] = _expression_value(field_value)
+        return seen
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, list):
@@ -372,52 +594,34 @@ def _expression_value(value: Any) -> Any:
     return value
 
 
-def _clean_number(value: Any) -> Any:
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
-    return value
-
-
-def _safe_eval(expr: Any, namespace: dict[str, Any], problems: list[Problem], path: Any) -> Any:
-    try:
-        return expr.evaluate(namespace)
-    except ExpressionError as exc:
-        problems.append(Problem(exc.code, exc.message, path=path))
-        return None
-
-
-def _safe_test(expr: Any, namespace: dict[str, Any], problems: list[Problem], path: Any) -> bool:
-    try:
-        return bool(expr.evaluate(namespace))
-    except ExpressionError as exc:
-        problems.append(Problem(exc.code, exc.message, path=path))
-        return False
-
-
 def _compute_items(
-    checklist: CompiledChecklist,
-    group_id: str,
+    computed: tuple[tuple[str, _Run, Path], ...],
     items: list[dict[str, Any]],
     namespace: dict[str, Any],
     problems: list[Problem],
 ) -> list[Any]:
     """Compute each item's values (stored in the item); return the items as expressions see them."""
-    computed = checklist.group_computed.get(group_id, [])
     if not computed:
         return [_expression_value(item) for item in items]
     seen: list[Any] = []
     for item in items:
         namespace["item"] = item_value = _expression_value(item)
-        for comp in computed:
-            value = _clean_number(_safe_eval(comp.expr, namespace, problems, comp.path))
-            item[comp.computed.id] = value
-            item_value[comp.computed.id] = value
+        for computed_id, run, path in computed:
+            try:
+                value = run(namespace)
+            except ExpressionError as exc:
+                problems.append(Problem(exc.code, exc.message, path=path))
+                value = None
+            if isinstance(value, float) and (value != value or value in _INFINITIES):
+                value = None
+            item[computed_id] = value
+            item_value[computed_id] = value
         # The finished item as expressions see it: as converting ``item`` now would
         # give it (the fields are converted already; computed values may be lists).
-        for comp in computed:
-            value = item_value[comp.computed.id]
+        for computed_id, _, _ in computed:
+            value = item_value[computed_id]
             if value.__class__ not in _AS_IS:
-                item_value[comp.computed.id] = _expression_value(value)
+                item_value[computed_id] = _expression_value(value)
         seen.append(item_value)
     namespace.pop("item", None)
     return seen
@@ -430,116 +634,56 @@ def item_label(question: GroupQuestion, item: Mapping[str, Any], index: int) -> 
     return f"#{index + 1}"
 
 
-def _fire_per_item(
-    plan: RulePlan,
-    namespace: dict[str, Any],
-    inspection_date: dt.date,
-    loan: Mapping[str, Any],
-    values: Mapping[str, Any],
-    computed: Mapping[str, Any],
-    given: Mapping[str, GivenAnswer],
-    group_items: Mapping[str, list[Any]],
-    problems: list[Problem],
-    signals: list[Signal],
-) -> None:
-    """Evaluate a per-item rule: a signal for each item of its group it holds for."""
-    group = plan.group
-    assert group is not None
-    items = values.get(group.id) or []
-    if not items:
-        return
-    compiled = plan.compiled
-    when = compiled.when
-    for index, (item, item_value) in enumerate(zip(items, group_items[group.id], strict=True)):
-        namespace["item"] = item_value
-        fires = _safe_test(when, namespace, problems, compiled.path)
-        namespace.pop("item", None)
-        if fires:
-            evidence = _evidence(plan, values, computed, given, item, loan)
-            signals.append(_signal(plan, inspection_date, evidence, item_label(group, item, index)))
-
-
 def _signal(
-    plan: RulePlan, inspection_date: dt.date, evidence: list[Evidence], item: str | None
+    rule: _Rule, inspection_date: dt.date, evidence: tuple[Evidence, ...], item: str | None
 ) -> Signal:
-    compiled = plan.compiled
-    rule = compiled.rule
-    return Signal(
-        rule_id=rule.id,
-        section_id=compiled.section.id,
-        area=compiled.section.area,
-        severity=rule.severity,
-        text=rule.signal,
-        action=rule.action,
-        escalate_to=rule.escalate_to,
-        due=None if plan.within is None else inspection_date + plan.within,
-        classification=plan.floor,
-        evidence=tuple(evidence),
-        item=item,
-    )
+    fields = rule.head.copy()
+    fields["due"] = None if rule.within is None else inspection_date + rule.within
+    fields["classification"] = rule.floor
+    fields["evidence"] = evidence
+    fields["item"] = item
+    return _record(Signal, fields)
 
 
 def _evidence(
-    plan: RulePlan,
+    rule: _Rule,
     values: Mapping[str, Any],
     computed: Mapping[str, Any],
     given: Mapping[str, GivenAnswer],
     item: Mapping[str, Any] | None,
     loan: Mapping[str, Any],
-) -> list[Evidence]:
+) -> tuple[Evidence, ...]:
     """The facts behind a signal, from the rule's plan (see ``compiled.RulePlan``)."""
     found: list[Evidence] = []
-    for source in plan.evidence:
-        kind = source.kind
+    for kind, source_id, template in rule.evidence:
+        fields = template.copy()
         if kind == "answer":
-            answer = given.get(source.id)
-            found.append(
-                Evidence(
-                    kind="answer",
-                    id=source.id,
-                    label=source.label,
-                    value=values.get(source.id),
-                    format=source.format,
-                    note=answer.note if answer else None,
-                    references=answer.evidence if answer else (),
-                )
-            )
+            fields["value"] = values.get(source_id)
+            answer = given.get(source_id)
+            if answer is not None:
+                fields["note"] = answer.note
+                fields["references"] = answer.evidence
         elif kind == "computed":
-            found.append(
-                Evidence(
-                    "computed", source.id, source.label, computed.get(source.id), source.format
-                )
-            )
+            fields["value"] = computed.get(source_id)
         elif kind == "loan":
-            found.append(
-                Evidence("loan", source.id, source.label, loan.get(source.id), source.format)
-            )
+            fields["value"] = loan.get(source_id)
         elif kind == "field":
-            if item is not None:
-                found.append(
-                    Evidence(
-                        "field",
-                        source.id,
-                        source.label,
-                        item.get(source.id),
-                        source.format,
-                        question=source.question,
-                    )
-                )
-        else:
-            found.append(Evidence(kind, source.id, source.label, source.value, source.format))
-    return found
+            if item is None:
+                continue
+            fields["value"] = item.get(source_id)
+        found.append(_record(Evidence, fields))
+    return tuple(found)
 
 
 def _check_opinion(
-    checklist: CompiledChecklist,
+    plan: _Plan,
     answer_file: AnswerFile,
     suggested: Classification,
     final: bool,
     problems: list[Problem],
 ) -> None:
     opinion = answer_file.opinion
-    sections = {s.id for s in checklist.checklist.sections}
+    sections = plan.section_ids
     for key in opinion.areas:
         if key not in sections:
             problems.append(

@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -865,6 +865,7 @@ def _build_call(name: str, args_plan: Any, kwargs_plan: Any) -> Runner:
 def _build_filter_or_test(
     kind: str, name: Any, value: Runner, args_plan: Any, kwargs_plan: Any
 ) -> Runner:
+    from jinja2 import filters as jinja_filters
     from jinja2 import tests as jinja_tests
     from jinja2.nodes import EvalContext
     from jinja2.utils import _PassArg
@@ -875,7 +876,16 @@ def _build_filter_or_test(
     kwargs = tuple((_checked_name(k), _build(p)) for k, p in kwargs_plan)
     if func is jinja_tests.test_none and not args and not kwargs:
         return lambda ns: value(ns) is None
+    func = _synchronous(env, func)
+    if func is jinja_filters.sync_do_selectattr or func is jinja_filters.sync_do_rejectattr:
+        keep = func is jinja_filters.sync_do_selectattr
+        fused = _fused_select(keep, value, args_plan, args, kwargs)
+        if fused is not None:
+            return fused
     pass_arg = _PassArg.from_obj(func)
+    if pass_arg is None and not args and not kwargs:
+        # ``| list``, ``| length``, ``is defined``: the function itself, as ``run`` would call it.
+        return lambda ns: func(value(ns))
 
     def run(ns: dict[str, Any]) -> Any:
         subject = value(ns)
@@ -891,6 +901,82 @@ def _build_filter_or_test(
         return func(subject, *values, **named)
 
     return run
+
+
+def _synchronous(env: Any, func: Any) -> Any:
+    """The synchronous function behind one of Jinja2's async-aware filters, else ``func``.
+
+    Jinja2 wraps filters such as ``list``, ``sum`` or ``selectattr`` so that
+    they can await in an async environment. In a synchronous one (the
+    sandbox is) the wrapper calls the function it wraps, its ``__wrapped__``,
+    with the same arguments (less the evaluation context the wrapper asks for
+    to find the environment): calling that function directly does the same
+    without the wrapper, nor an evaluation context built per call.
+    """
+    import inspect
+
+    if env.is_async or not getattr(func, "jinja_async_variant", False):
+        return func
+    wrapped = getattr(func, "__wrapped__", None)
+    if not callable(wrapped) or inspect.iscoroutinefunction(wrapped):
+        return func  # pragma: no cover - not how Jinja2 makes them
+    return wrapped
+
+
+def _fused_select(
+    keep: bool, value: Runner, args_plan: Any, args: tuple[Runner, ...], kwargs: Any
+) -> Runner | None:
+    """``items | selectattr('field', 'test', ...)`` (``rejectattr``), without a context per call.
+
+    What Jinja2's ``select_or_reject`` does when the attribute and the test
+    are named by constants and the test takes no context: the same lazy
+    generator, the attribute read by the same getter (the sandbox's
+    ``getitem``), the same test called with the same arguments. ``None``
+    for other forms: those are run as the filter itself.
+    """
+    from jinja2.filters import make_attrgetter
+    from jinja2.utils import _PassArg
+
+    env = environment()
+    if kwargs or len(args_plan) < 2 or args_plan[0][0] != "const" or args_plan[1][0] != "const":
+        return None
+    attribute, test_name = args_plan[0][1], args_plan[1][1]
+    test: Any = env.tests.get(test_name) if isinstance(test_name, str) else None
+    if test is None or _PassArg.from_obj(test) is not None:
+        return None
+    getter = make_attrgetter(env, attribute)
+    others = args[2:]
+
+    def run_select(ns: dict[str, Any]) -> Any:
+        subject = value(ns)
+        # The attribute and test names are constants: nothing to evaluate.
+        rest = tuple([a(ns) for a in others])
+        return select_or_reject(subject, getter, test, rest, keep)
+
+    return run_select
+
+
+def select_or_reject(
+    value: Any,
+    getter: Callable[[Any], Any],
+    test: Callable[..., Any],
+    rest: tuple[Any, ...],
+    keep: bool,
+) -> Iterator[Any]:
+    """The items of ``value`` whose ``getter(item)`` passes ``test`` (fails it: ``keep`` false).
+
+    Named and made as Jinja2's generator of the same name: lazy, and nothing
+    at all for an empty or false ``value``.
+    """
+    if value:
+        if keep:
+            for item in value:
+                if test(getter(item), *rest):
+                    yield item
+        else:
+            for item in value:
+                if not test(getter(item), *rest):
+                    yield item
 
 
 def _context(namespace: dict[str, Any]) -> Any:
