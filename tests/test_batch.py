@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from postloan_cli.batch import MANIFEST, BatchOptions, FileResult, run_batch
+from postloan_cli.batch import MANIFEST, BatchOptions, BatchResult, FileResult, run_batch
 from postloan_cli.cli import app
 from postloan_cli.errors import InputError
 from postloan_cli.pipeline import RenderOptions
@@ -147,6 +147,25 @@ def good_inputs(root: Path) -> list[str]:
     return names + finals
 
 
+def run(inputs: Path, out: Path, opts: BatchOptions) -> tuple[BatchResult, dict[str, list[str]]]:
+    """Run a batch; also return the inputs by outcome (rendered, unchanged, draft, failed)."""
+    seen: dict[str, list[str]] = {"rendered": [], "unchanged": [], "draft": [], "failed": []}
+
+    def on_result(res: FileResult) -> None:
+        seen["draft" if res.row_status == "draft" else res.status].append(res.input)
+
+    result = run_batch(inputs, out, opts, on_result=on_result)
+    # The result keeps counts only; they agree with what was reported file by file.
+    assert (result.rendered, result.unchanged, result.drafts, len(result.failures)) == (
+        len(seen["rendered"]),
+        len(seen["unchanged"]),
+        len(seen["draft"]),
+        len(seen["failed"]),
+    )
+    assert sorted(k for k, _ in result.failures) == sorted(seen["failed"])
+    return result, {k: sorted(v) for k, v in seen.items()}
+
+
 def mtimes(folder: Path) -> dict[str, int]:
     return {
         str(p.relative_to(folder)): p.stat().st_mtime_ns
@@ -157,17 +176,16 @@ def mtimes(folder: Path) -> dict[str, int]:
 
 def test_batch_renders_mirrors_and_summarises(inputs: Path, checklists: Path, tmp_path: Path):
     out = tmp_path / "out"
-    seen: list[FileResult] = []
-    result = run_batch(inputs, out, options(checklists), on_result=seen.append)
+    result, seen = run(inputs, out, options(checklists))
 
     good = good_inputs(inputs)
-    assert sorted(result.rendered) == sorted(good)
-    assert len(seen) == result.total == len(good) + 4
+    assert seen["rendered"] == sorted(good)
+    assert sum(map(len, seen.values())) == result.total == len(good) + 4
     for rel in good:
         for fmt in ("md", "html"):
             assert (out / rel).with_suffix(f".{fmt}").is_file(), rel
     assert not (out / "broken").exists() and not (out / "drafts").exists()
-    assert result.drafts == ["drafts/unfinished.yaml"]
+    assert seen["draft"] == ["drafts/unfinished.yaml"]
     assert result.failed
     failed = dict(result.failures)
     assert set(failed) == {
@@ -216,23 +234,35 @@ def test_batch_renders_mirrors_and_summarises(inputs: Path, checklists: Path, tm
 
 def test_rerun_renders_nothing_force_renders_all(inputs: Path, checklists: Path, tmp_path: Path):
     out = tmp_path / "out"
-    first = run_batch(inputs, out, options(checklists))
+    first_summary = {}
+    first_result, first = run(inputs, out, options(checklists))
+    for name in ("summary.json", "summary.csv", "summary.md"):
+        first_summary[name] = (out / name).read_text(encoding="utf-8")
     before = mtimes(out)
-    second = run_batch(inputs, out, options(checklists))
-    assert second.rendered == []
-    assert sorted(second.unchanged) == sorted(first.rendered)
-    assert second.drafts == first.drafts and len(second.failures) == len(first.failures)
+    second_result, second = run(inputs, out, options(checklists))
+    assert second["rendered"] == []
+    assert second["unchanged"] == first["rendered"]
+    assert second["draft"] == first["draft"] and second["failed"] == first["failed"]
+    assert second_result.signals == first_result.signals
     assert mtimes(out) == before
     assert json.loads((out / "summary.json").read_text())["counts"]["inspections"] == len(
-        first.rendered
+        first["rendered"]
     )
+    # The rows reused from the manifest make the same summary (but for its counts).
+    assert (out / "summary.csv").read_text(encoding="utf-8") == first_summary["summary.csv"]
+    again = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    earlier = json.loads(first_summary["summary.json"])
+    for key in ("inspections", "drafts", "failures", "escalations", "suggested", "signals"):
+        assert again[key] == earlier[key], key
+    md = (out / "summary.md").read_text(encoding="utf-8")
+    assert md.split("## Totals")[1] == first_summary["summary.md"].split("## Totals")[1]
 
     put(inputs, "north/ok-loan.yaml", answer("L-OK", "Good Co renamed"))
-    third = run_batch(inputs, out, options(checklists))
-    assert third.rendered == ["north/ok-loan.yaml"]
+    _, third = run(inputs, out, options(checklists))
+    assert third["rendered"] == ["north/ok-loan.yaml"]
 
-    forced = run_batch(inputs, out, options(checklists, force=True))
-    assert sorted(forced.rendered) == sorted(first.rendered)
+    _, forced = run(inputs, out, options(checklists, force=True))
+    assert forced["rendered"] == first["rendered"]
     assert all(mtimes(out)[k] >= before[k] for k in before)
 
 
@@ -242,17 +272,17 @@ def test_changed_template_or_checklist_rerenders(inputs: Path, checklists: Path,
     shutil.copy(SHIPPED_TEMPLATES / "opinion.md.j2", templates / "opinion.md.j2")
     out = tmp_path / "out"
     first = run_batch(inputs, out, options(checklists, templates=(templates,)))
-    assert run_batch(inputs, out, options(checklists, templates=(templates,))).rendered == []
+    assert run_batch(inputs, out, options(checklists, templates=(templates,))).rendered == 0
     with (templates / "opinion.md.j2").open("a", encoding="utf-8") as handle:
         handle.write("\nCustom footer of the risk-policy team.\n")
     again = run_batch(inputs, out, options(checklists, templates=(templates,)))
-    assert sorted(again.rendered) == sorted(first.rendered)
+    assert again.rendered == first.rendered > 0
     assert "Custom footer" in (out / "north" / "ok-loan.md").read_text(encoding="utf-8")
 
     with (checklists / "mini" / "1.0.0.yaml").open("a", encoding="utf-8") as handle:
         handle.write("# a comment changes the checklist file\n")
-    mini = run_batch(inputs, out, options(checklists, templates=(templates,)))
-    assert sorted(mini.rendered) == [
+    _, mini = run(inputs, out, options(checklists, templates=(templates,)))
+    assert mini["rendered"] == [
         "north/bad-loan.yaml",
         "north/ok-loan.yaml",
         "south/deep/late.yaml",
@@ -281,7 +311,10 @@ def test_removed_input_and_new_failure_prune_reports(
             assert (out / rel).is_file()
 
 
-def test_interrupted_run_keeps_output_consistent(inputs: Path, checklists: Path, tmp_path: Path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_interrupted_run_keeps_output_consistent(
+    inputs: Path, checklists: Path, tmp_path: Path, jobs: int
+):
     out = tmp_path / "out"
     run_batch(inputs, out, options(checklists))
     old_summary = (out / "index.html").read_text(encoding="utf-8")
@@ -297,7 +330,7 @@ def test_interrupted_run_keeps_output_consistent(inputs: Path, checklists: Path,
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_batch(inputs, out, options(checklists), on_result=interrupt)
+        run_batch(inputs, out, options(checklists, jobs=jobs, chunk_size=1), on_result=interrupt)
     assert (out / "index.html").read_text(encoding="utf-8") == old_summary
     summary = json.loads((out / "summary.json").read_text())
     for row in summary["inspections"]:
@@ -305,7 +338,8 @@ def test_interrupted_run_keeps_output_consistent(inputs: Path, checklists: Path,
             assert (out / rel).is_file()
     assert not list(out.rglob("*.tmp"))
     resumed = run_batch(inputs, out, options(checklists))
-    assert len(resumed.rendered) == 2  # the one finished before the interruption is kept
+    assert resumed.rendered == 2  # the one finished before the interruption is kept
+    assert not [p for p in out.iterdir() if p.name.startswith(".postloan-spool")]
 
 
 def test_hostile_names_stay_inside_output(tmp_path: Path, checklists: Path):
@@ -324,9 +358,9 @@ def test_hostile_names_stay_inside_output(tmp_path: Path, checklists: Path):
     for i, name in enumerate(names):
         put(root, name, answer(f"../../../etc/passwd-{i}", f"<b>{name}</b>"))
     out = tmp_path / "nested" / "out"
-    result = run_batch(root, out, options(checklists))
+    _, seen = run(root, out, options(checklists))
     names.remove("..hidden-looking.yaml")  # hidden files (dot-files) are skipped
-    assert sorted(result.rendered) == sorted(names)
+    assert seen["rendered"] == sorted(names)
     written = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".md", ".html")]
     resolved_out = out.resolve()
     reports = [p for p in written if p.name not in ("index.html", "summary.md")]
@@ -341,10 +375,9 @@ def test_hostile_names_stay_inside_output(tmp_path: Path, checklists: Path):
 
 
 def test_parallel_matches_serial(inputs: Path, checklists: Path, tmp_path: Path):
-    serial = run_batch(inputs, tmp_path / "a", options(checklists))
-    parallel = run_batch(inputs, tmp_path / "b", options(checklists, jobs=2, chunk_size=2))
-    assert sorted(parallel.rendered) == sorted(serial.rendered)
-    assert sorted(k for k, _ in parallel.failures) == sorted(k for k, _ in serial.failures)
+    _, serial = run(inputs, tmp_path / "a", options(checklists))
+    _, parallel = run(inputs, tmp_path / "b", options(checklists, jobs=2, chunk_size=2))
+    assert parallel == serial
     a = json.loads((tmp_path / "a" / "summary.json").read_text())
     b = json.loads((tmp_path / "b" / "summary.json").read_text())
     a.pop("generated"), b.pop("generated")
@@ -464,3 +497,89 @@ def test_summary_files_get_the_usual_mode_and_stale_temporaries_go(
     for name in ("index.html", "summary.md", "summary.json", "summary.csv", MANIFEST):
         assert (out / name).stat().st_mode & 0o777 == 0o640, name
     assert not [p for p in out.iterdir() if p.name.startswith(".postloan-spool")]
+
+
+def test_parallel_reruns_match_serial_when_chunks_wait(
+    inputs: Path, checklists: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Reruns send each file's previous entry; a chunk too big for the pipe waits its turn."""
+    from postloan_cli import batch
+
+    monkeypatch.setattr(batch, "_buffer_size", lambda conn: 0)  # no chunk may go ahead
+    for jobs, out in ((1, tmp_path / "a"), (2, tmp_path / "b")):
+        run(inputs, out, options(checklists, jobs=jobs, chunk_size=1))
+        put(inputs, "north/ok-loan.yaml", answer("L-OK", "Good Co renamed"))
+        _, second = run(inputs, out, options(checklists, jobs=jobs, chunk_size=1))
+        assert second["rendered"] == ["north/ok-loan.yaml"]
+        put(inputs, "north/ok-loan.yaml", answer("L-OK", "Good | Co"))
+    a = json.loads((tmp_path / "a" / "summary.json").read_text())
+    b = json.loads((tmp_path / "b" / "summary.json").read_text())
+    a.pop("generated"), b.pop("generated")
+    assert a == b
+    assert (tmp_path / "a" / MANIFEST).read_text() == (tmp_path / "b" / MANIFEST).read_text()
+    assert (tmp_path / "a" / "summary.csv").read_text() == (
+        tmp_path / "b" / "summary.csv"
+    ).read_text()
+
+
+def test_a_worker_that_dies_fails_its_file_and_the_batch_goes_on(
+    inputs: Path, checklists: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from postloan_cli import batch
+
+    work = batch._work
+
+    def crash_on_bad(task: batch._Task) -> FileResult:
+        if task.input == "north/bad-loan.yaml":
+            os._exit(3)  # as a crash in native code or the OOM killer would
+        return work(task)
+
+    monkeypatch.setattr(batch, "_work", crash_on_bad)  # the workers are forked after this
+    out = tmp_path / "out"
+    result, seen = run(inputs, out, options(checklists, jobs=2, chunk_size=1))
+    died = {
+        name
+        for name, problems in result.failures
+        if "worker process died" in problems[0].message and problems[0].file
+    }
+    # Its file fails, and the one sent ahead to the same worker, if any; the others go on.
+    assert "north/bad-loan.yaml" in died and len(died) <= 2
+    assert seen["rendered"] == sorted(set(good_inputs(inputs)) - died)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["failed"] == 3 + len(died) and (out / "index.html").is_file()
+
+    monkeypatch.setattr(batch, "_work", work)
+    _, again = run(inputs, out, options(checklists, jobs=2))
+    assert again["rendered"] == sorted(died)  # the others are up to date
+
+
+def test_summary_written_by_a_worker_reports_template_errors(
+    inputs: Path, checklists: Path, tmp_path: Path
+):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "summary.html.j2").write_text("{{ info.__class__ }}\n", "utf-8")
+    with pytest.raises(InputError) as info:
+        run_batch(inputs, tmp_path / "out", options(checklists, templates=(templates,), jobs=2))
+    assert "summary.html.j2" in str(info.value.problems[0])
+
+
+@pytest.mark.parametrize("c_encoder", [True, False])
+def test_stored_texts_are_compact_json(monkeypatch: pytest.MonkeyPatch, c_encoder: bool):
+    """Manifest entries and summary rows are written as ``json.dumps`` writes them."""
+    import json.encoder
+
+    from postloan_cli import batch
+
+    if not c_encoder:  # another interpreter: the public encoder
+        monkeypatch.setattr(json.encoder, "c_make_encoder", None)
+    dumps = batch._compact_json()
+    values = [
+        {"loan": "贷款 Ω", "n": [1, -2.5, 1e300, None, True], "nested": {"a": {}, "b": []}},
+        ["tab\there", 'quote " back \\ slash', "\u2028\x00\x1f", "é"],
+        {"1": "x", "": ""},
+        "text",
+        0,
+    ]
+    for value in values:
+        assert dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -22,6 +22,18 @@ from postloan_cli.outputs import atomic_write, inside, safe_name
         ("", "_"),
         ("贷款 2026", "贷款_2026"),
         ("x" * 300, "x" * 100),
+        # names kept as they are (the common case, checked in one match) and their neighbours
+        ("WC-2025-04417-000459", "WC-2025-04417-000459"),
+        ("report.v2_final-b", "report.v2_final-b"),
+        ("a__b", "a_b"),
+        ("a..b", "a..b"),
+        ("_a", "a"),
+        ("a_", "a"),
+        ("COM1.tar.gz", "_COM1.tar.gz"),
+        ("Nul", "_Nul"),
+        ("com10", "com10"),
+        ("x" * 99 + ".y", "x" * 99),
+        ("x" * 100, "x" * 100),
     ],
 )
 def test_safe_name(text: str, expected: str) -> None:
@@ -63,6 +75,19 @@ def test_atomic_write_honours_the_umask(tmp_path: Path) -> None:
     assert (tmp_path / "r.md").stat().st_mode & 0o777 == 0o640
     assert (tmp_path / "new" / "folder" / "r.md").read_text() == "x"
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["folder", "new", "r.md", "r.md"]
+
+
+def test_inside_names_the_same_file_every_time(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "north").mkdir(parents=True)
+    first = [inside(out, PurePath(f"north/{n}.md")) for n in ("a", "b", "CON", "a")]
+    again = [inside(out, PurePath(f"north/{n}.md")) for n in ("a", "b", "CON", "a")]
+    assert (
+        first == again == [out.resolve() / "north" / n for n in ("a.md", "b.md", "_CON.md", "a.md")]
+    )
+    assert inside(out, PurePath("r.md")) == out.resolve() / "r.md"
+    atomic_write(inside(out, PurePath("r.md")), "x")  # a temporary beside it, then renamed
+    assert [p.name for p in out.iterdir() if p.is_file()] == ["r.md"]
 
 
 def test_a_link_to_a_folder_elsewhere_is_refused(tmp_path: Path) -> None:

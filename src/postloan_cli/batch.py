@@ -7,9 +7,11 @@ a checklist version once and keeps one template environment; it evaluates,
 renders and writes the reports itself, atomically, into a tree that mirrors
 the input tree. The parent keeps the rows, manifest entries and report
 names in a scratch SQLite database (:class:`_Store`), and in memory only
-the totals and the lists of inputs by outcome, so its memory stays flat as
-the folder grows. At the end two workers write ``index.html`` and
-``summary.md`` while the parent writes ``summary.json`` and ``summary.csv``.
+counts and the failures, so its memory stays flat as the folder grows. The
+worker also makes every text the parent stores (the manifest entry, the row
+as JSON and as a CSV line, the escalation entries), so the parent only files
+them. At the end two workers write ``index.html`` and ``summary.md`` while
+the parent writes ``summary.json`` and ``summary.csv`` from the stored texts.
 
 Incremental runs: the output folder holds a manifest (:data:`MANIFEST`)
 with, per input file, the hash of its content, the path and hash of the
@@ -41,13 +43,13 @@ import shutil
 import signal
 import sqlite3
 import tempfile
-import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path, PurePath
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from postloan_cli import __version__
 from postloan_cli.errors import InputError, Problem
@@ -58,6 +60,7 @@ from postloan_cli.outputs import (
     safe_relative_text,
 )
 from postloan_cli.pipeline import FORMATS, RenderOptions, evaluate_loaded, write_reports
+from postloan_cli.summary import csv_line
 
 #: The manifest kept in the output folder.
 MANIFEST = ".postloan-batch.json"
@@ -90,29 +93,63 @@ class BatchOptions:
 
 @dataclass
 class FileResult:
-    """What happened to one answer file, as reported while the batch runs."""
+    """What happened to one answer file, as reported while the batch runs.
+
+    A worker makes it and the parent files it: besides the figures the
+    progress line and the totals need, it carries only texts (the parent
+    stores them as they are), so it pickles quickly and the parent never
+    decodes or encodes JSON per file.
+    """
 
     input: str
+    #: ``unchanged``: its reports are up to date (it may be a draft; see :attr:`row_status`).
     status: Status
-    #: The file's summary row (loan, classifications, signal counts...).
-    row: dict[str, Any]
+    #: Errors of a failed file; warnings of a rendered one.
     problems: list[Problem] = field(default_factory=list)
-    #: The manifest entry (JSON text), ``None`` when unchanged (the old one is kept).
-    entry: str | None = None
-    #: ``row`` as JSON, made in the worker (the parent stores it as it is).
-    row_json: str | None = None
+    #: The row's own status: ``ok`` (a final inspection), ``draft`` or ``failed``.
+    row_status: str = "failed"
+    #: The loan id (``None`` when the file does not say).
+    loan: str | None = None
+    #: Of a final inspection: the suggested, proposed and worse of the two classifications.
+    suggested: str | None = None
+    proposed: str | None = None
+    classification: str | None = None
+    #: Of a final inspection: signals fired per severity.
+    signals: dict[str, int] | None = None
+    #: Of a final inspection: its reports, relative to the output folder.
+    reports: tuple[str, ...] = ()
+    #: The manifest entry (JSON).
+    entry: str = ""
+    #: The summary row (JSON), and the same row as a line of ``summary.csv``.
+    row_json: str = "{}"
+    csv_line: str = ""
     #: The summary's escalation entries of this row: ``(due, severity rank, JSON)``.
     escalation_records: list[tuple[str, int, str]] = field(default_factory=list)
+
+    @property
+    def row(self) -> dict[str, Any]:
+        """The file's summary row (loan, classifications, signal counts...), decoded."""
+        data: dict[str, Any] = json.loads(self.row_json)
+        return data
 
 
 @dataclass
 class BatchResult:
-    """The outcome of a batch: what was rendered, reused, left unfinished or failed."""
+    """The outcome of a batch: how many files were rendered, reused, left unfinished or failed.
+
+    Counts, not lists of inputs: a batch of many thousand files keeps only
+    what is listed at the end (failures and warnings) in memory; every file's
+    outcome is passed to ``on_result`` as it completes.
+    """
 
     output: Path
-    rendered: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    drafts: list[str] = field(default_factory=list)
+    #: Final inspections rendered by this run.
+    rendered: int = 0
+    #: Final inspections whose reports were up to date (not rendered again).
+    unchanged: int = 0
+    #: Unfinished drafts (listed in the summary, never rendered).
+    drafts: int = 0
+    #: Failed files with their problems, in the order they completed.
     failures: list[tuple[str, list[Problem]]] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     #: Number of signals fired per severity, over every final inspection.
@@ -125,7 +162,7 @@ class BatchResult:
 
     @property
     def total(self) -> int:
-        return len(self.rendered) + len(self.unchanged) + len(self.drafts) + len(self.failures)
+        return self.rendered + self.unchanged + self.drafts + len(self.failures)
 
     @property
     def failed(self) -> bool:
@@ -228,19 +265,26 @@ class _Previous:
     draft: bool
 
 
-@dataclass(frozen=True, slots=True)
-class _Task:
+class _Task(NamedTuple):
+    """One answer file to process (a tuple: it pickles several times faster than a dataclass)."""
+
     input: str  # relative POSIX path: the summary's and the manifest's key
     path: str  # where to read it
     display: str  # how problems name it
     stem: str
-    previous: _Previous | None
+    #: The previous run's manifest entry (JSON) of this input: its reports may be stale.
+    previous: str | None
+    #: Whether ``previous`` may be reused when nothing changed (same settings, no ``force``).
+    reusable: bool
 
 
 # --- the manifest and the parent's bookkeeping -------------------------------------------
 
 
+# Pages of 16 KiB: a row (manifest entry, summary row, CSV line) is several KiB,
+# and inserting it costs a third less than with the default 4 KiB pages.
 _SCHEMA = """
+PRAGMA page_size = 16384;
 PRAGMA journal_mode = OFF;
 PRAGMA synchronous = OFF;
 PRAGMA temp_store = FILE;
@@ -248,6 +292,7 @@ PRAGMA cache_size = -1024;
 CREATE TABLE old (input TEXT PRIMARY KEY, entry TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE cur (
     input TEXT PRIMARY KEY, status TEXT NOT NULL, entry TEXT NOT NULL, row TEXT NOT NULL,
+    csv TEXT NOT NULL,
     rank INTEGER, critical INTEGER, major INTEGER, watch INTEGER, info INTEGER, loan TEXT
 );
 CREATE TABLE escalation (due TEXT, severity INTEGER, loan TEXT, input TEXT, n INTEGER, data TEXT);
@@ -263,6 +308,8 @@ _WORST_FIRST = (
 )
 _EARLIEST_DUE = "SELECT data FROM escalation ORDER BY due, severity, loan, input, n"
 _COUNT_ESCALATIONS = "SELECT COUNT(*) FROM escalation"
+_BY_STATUS = "SELECT {} FROM cur WHERE status = ? ORDER BY input"
+_WORST_FIRST_CSV = _WORST_FIRST.replace("SELECT row", "SELECT csv", 1)
 
 
 class _Store:
@@ -282,117 +329,105 @@ class _Store:
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
-        self._lock = threading.Lock()  # the pool's feeder thread reads while we write
+        #: Whether the previous manifest named any report (else none can become unwanted).
+        self._any_unwanted = False
+        #: Whether the previous manifest had any entry (else no input has one to look up).
+        self.any_old = False
         if read_only:
             self._db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
         else:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._db = sqlite3.connect(path, isolation_level=None)
             self._db.executescript(_SCHEMA)
             self._db.executemany("INSERT INTO name VALUES (?)", [(s,) for s in SUMMARY_STEMS])
             self._db.execute("BEGIN")
 
     def close(self) -> None:
         """Commit and close (the file goes with the spool folder)."""
-        with self._lock:
-            if self._db.in_transaction:
-                self._db.execute("COMMIT")
-            self._db.close()
+        if self._db.in_transaction:
+            self._db.execute("COMMIT")
+        self._db.close()
 
     def commit(self) -> None:
         """Make everything written so far visible to other processes."""
-        with self._lock:
-            self._db.execute("COMMIT")
-            self._db.execute("BEGIN")
+        self._db.execute("COMMIT")
+        self._db.execute("BEGIN")
 
     # --- the previous manifest
 
     def add_old(self, key: str, entry: str, outputs: Iterable[str]) -> None:
         """Remember an entry of the previous manifest; its ``outputs`` may become unwanted."""
-        with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO old VALUES (?, ?)", (key, entry))
-            self._db.executemany(
-                "INSERT OR IGNORE INTO unwanted VALUES (?)", [(o,) for o in outputs]
-            )
+        self.any_old = True
+        self._db.execute("INSERT OR REPLACE INTO old VALUES (?, ?)", (key, entry))
+        unwanted = [(o,) for o in outputs]
+        if unwanted:
+            self._any_unwanted = True
+            self._db.executemany("INSERT OR IGNORE INTO unwanted VALUES (?)", unwanted)
 
     def forget_old(self) -> None:
         """Drop the previous manifest (damaged or foreign)."""
-        with self._lock:
-            self._db.execute("DELETE FROM old")
-            self._db.execute("DELETE FROM unwanted")
+        self.any_old = self._any_unwanted = False
+        self._db.execute("DELETE FROM old")
+        self._db.execute("DELETE FROM unwanted")
 
     def old_entry(self, key: str) -> str | None:
-        with self._lock:
-            found = self._db.execute("SELECT entry FROM old WHERE input = ?", (key,)).fetchone()
+        if not self.any_old:
+            return None
+        found = self._db.execute("SELECT entry FROM old WHERE input = ?", (key,)).fetchone()
         return None if found is None else str(found[0])
 
     # --- this run
 
     def take_name(self, stem: str) -> bool:
         """Claim a report stem (case-insensitively); ``False`` if it is taken."""
-        with self._lock:
-            try:
-                self._db.execute("INSERT INTO name VALUES (?)", (stem.lower(),))
-            except sqlite3.IntegrityError:
-                return False
+        try:
+            self._db.execute("INSERT INTO name VALUES (?)", (stem.lower(),))
+        except sqlite3.IntegrityError:
+            return False
         return True
 
-    def add(
-        self,
-        key: str,
-        entry: str,
-        row: dict[str, Any],
-        row_json: str,
-        escalations: Sequence[tuple[str, int, str]],
-    ) -> None:
+    def add(self, res: FileResult) -> None:
         """Record one input's manifest entry, its summary row and its escalations."""
-        status = str(row.get("status") or "failed")
-        counts = row.get("signals") or {}
-        rank = CLASSIFICATIONS.index(row["classification"]) if row.get("classification") else -1
-        outputs = (row.get("reports") or {}).values() if status == "ok" else ()
-        loan = str(row.get("loan") or "")
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO cur VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    status,
-                    entry,
-                    row_json,
-                    rank,
-                    *(int(counts.get(s, 0)) for s in SEVERITIES),
-                    loan,
-                ),
+        status = res.row_status
+        counts = res.signals or {}
+        cls = res.classification
+        rank = CLASSIFICATIONS.index(cls) if cls else -1
+        key = res.input
+        loan = res.loan or ""
+        escalations = res.escalation_records
+        self._db.execute(
+            "INSERT OR REPLACE INTO cur VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                key,
+                status,
+                res.entry,
+                res.row_json,
+                res.csv_line,
+                rank,
+                counts.get("critical", 0),
+                counts.get("major", 0),
+                counts.get("watch", 0),
+                counts.get("info", 0),
+                loan,
+            ),
+        )
+        # Only a report of the previous run can be unwanted: on a first run
+        # there is nothing to keep.
+        if self._any_unwanted and status == "ok" and res.reports:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO kept VALUES (?)", [(o,) for o in res.reports]
             )
-            if outputs:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO kept VALUES (?)", [(o,) for o in outputs]
-                )
-            if escalations:
-                self._db.executemany(
-                    "INSERT INTO escalation VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (due, sev, loan, key, n, data)
-                        for n, (due, sev, data) in enumerate(escalations)
-                    ],
-                )
+        if escalations:
+            self._db.executemany(
+                "INSERT INTO escalation VALUES (?, ?, ?, ?, ?, ?)",
+                [(due, sev, loan, key, n, data) for n, (due, sev, data) in enumerate(escalations)],
+            )
 
     def checkpoint_entries(self) -> Iterator[str]:
         """This run's entries, then the previous run's for inputs not reached yet."""
-        # Streamed in chunks, taking the lock per chunk: the pool's feeder thread
-        # keeps reading ``old`` and claiming names meanwhile (it never writes ``cur``).
-        cursor = self._db.cursor()
-        with self._lock:
-            cursor.execute(
-                "SELECT entry FROM cur UNION ALL SELECT entry FROM old "
-                "WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.input = old.input)"
-            )
-        while True:
-            with self._lock:
-                chunk = cursor.fetchmany(256)
-            if not chunk:
-                return
-            for (entry,) in chunk:
-                yield entry
+        return self._texts(
+            "SELECT entry FROM cur UNION ALL SELECT entry FROM old "
+            "WHERE NOT EXISTS (SELECT 1 FROM cur WHERE cur.input = old.input)"
+        )
 
     def final_entries(self) -> Iterator[str]:
         """This run's entries, by input (what the next run compares against)."""
@@ -410,57 +445,39 @@ class _Store:
 
     def prepare_summary(self) -> None:
         """Index the rows in summary order once; the summary files then read them several times."""
-        with self._lock:
-            self._db.execute(
-                "CREATE INDEX worst_first ON cur "
-                "(status, rank DESC, critical DESC, major DESC, watch DESC, info DESC, loan, input)"
-            )
-            self._db.execute(
-                "CREATE INDEX earliest_due ON escalation (due, severity, loan, input, n)"
-            )
-            self._db.execute("COMMIT")
-            self._db.execute("BEGIN")
+        self._db.execute(
+            "CREATE INDEX worst_first ON cur "
+            "(status, rank DESC, critical DESC, major DESC, watch DESC, info DESC, loan, input)"
+        )
+        self._db.execute("CREATE INDEX earliest_due ON escalation (due, severity, loan, input, n)")
+        self._db.execute("COMMIT")
+        self._db.execute("BEGIN")
 
-    # --- the summary's rows (:class:`postloan_cli.summary.SummarySource`)
+    # --- the summary's rows, as stored (:class:`postloan_cli.summary.SummarySource`)
 
-    def inspections(self) -> Iterator[dict[str, Any]]:
-        for (row,) in self._db.execute(_WORST_FIRST):
-            yield json.loads(row)
+    def inspections(self) -> Iterator[str]:
+        return self._texts(_WORST_FIRST)
 
-    def escalations(self) -> _Rows:
-        return _Rows(self._db, _EARLIEST_DUE, _COUNT_ESCALATIONS)
+    def escalations(self) -> Iterator[str]:
+        return self._texts(_EARLIEST_DUE)
 
-    def drafts(self) -> list[dict[str, Any]]:
-        return self._rows("draft")
+    def count_escalations(self) -> int:
+        return int(self._db.execute(_COUNT_ESCALATIONS).fetchone()[0])
 
-    def failures(self) -> list[dict[str, Any]]:
-        return self._rows("failed")
+    def drafts(self) -> Iterator[str]:
+        return self._texts(_BY_STATUS.format("row"), ("draft",))
 
-    def _rows(self, status: str) -> list[dict[str, Any]]:
-        query = "SELECT row FROM cur WHERE status = ? ORDER BY input"
-        return [json.loads(row) for (row,) in self._db.execute(query, (status,))]
+    def failures(self) -> Iterator[str]:
+        return self._texts(_BY_STATUS.format("row"), ("failed",))
 
+    def csv_lines(self) -> Iterator[str]:
+        yield from self._texts(_WORST_FIRST_CSV)
+        yield from self._texts(_BY_STATUS.format("csv"), ("draft",))
+        yield from self._texts(_BY_STATUS.format("csv"), ("failed",))
 
-class _Rows(Sequence[dict[str, Any]]):
-    """Rows of a query, streamed each time they are iterated; ``len()`` is counted once."""
-
-    def __init__(self, db: sqlite3.Connection, query: str, count: str) -> None:
-        self._db = db
-        self._query = query
-        self._count_query = count
-        self._count: int | None = None
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for (data,) in self._db.execute(self._query):
-            yield json.loads(data)
-
-    def __len__(self) -> int:
-        if self._count is None:
-            self._count = int(self._db.execute(self._count_query).fetchone()[0])
-        return self._count
-
-    def __getitem__(self, index: Any) -> Any:  # Sequence API; the summary only iterates
-        return list(self)[index]
+    def _texts(self, query: str, parameters: tuple[str, ...] = ()) -> Iterator[str]:
+        for (text,) in self._db.execute(query, parameters):
+            yield text
 
 
 def read_manifest(output: Path, store: _Store) -> str:
@@ -528,9 +545,9 @@ def write_manifest(output: Path, settings: str, entries: Iterable[str]) -> None:
         raise
 
 
-def _previous_of(entry: str) -> _Previous | None:
-    data = json.loads(entry)
-    if data.get("status") not in ("ok", "draft"):
+def _previous_of(data: dict[str, Any]) -> _Previous | None:
+    """The fingerprint of a previous manifest entry; ``None`` when it cannot be reused."""
+    if data.get("status") not in ("ok", "draft") or not isinstance(data.get("row"), dict):
         return None
     try:
         return _Previous(
@@ -546,8 +563,8 @@ def _previous_of(entry: str) -> _Previous | None:
         return None
 
 
-def _outputs_of(entry: str) -> list[str]:
-    data = json.loads(entry)
+def _outputs_of(data: dict[str, Any]) -> list[str]:
+    """The reports a previous manifest entry names (its own and those it marked stale)."""
     outputs = data.get("outputs") or {}
     stale = data.get("stale") or []
     return [*outputs.values(), *stale]
@@ -602,10 +619,9 @@ def _checklist_fingerprint(checklist_id: str, version: str) -> tuple[str, str] |
     return (str(path.resolve()), digest) if digest else None
 
 
-def _unchanged(task: _Task, digest: str | None, outputs: dict[str, str]) -> bool:
+def _unchanged(prev: _Previous | None, digest: str, outputs: dict[str, str]) -> bool:
     assert _STATE is not None
-    prev = task.previous
-    if _STATE.force or prev is None or digest is None or prev.input_sha256 != digest:
+    if _STATE.force or prev is None or prev.input_sha256 != digest:
         return False
     if prev.draft:
         outputs = {}
@@ -617,18 +633,29 @@ def _unchanged(task: _Task, digest: str | None, outputs: dict[str, str]) -> bool
     return all((_STATE.output / rel).is_file() for rel in outputs.values())
 
 
+def _previous_entry(task: _Task) -> dict[str, Any] | None:
+    """The previous run's manifest entry of ``task``, decoded."""
+    if task.previous is not None:
+        with contextlib.suppress(ValueError):  # checked when the manifest was read
+            data = json.loads(task.previous)
+            if isinstance(data, dict):
+                return data
+    return None
+
+
 def _work(task: _Task) -> FileResult:
     """Process one answer file; never raises (one bad file never stops the batch)."""
+    previous = _previous_entry(task)
     try:
-        return _process(task)
+        result = _process(task, previous)
     except InputError as exc:
         problems = exc.problems or [Problem("PL100", "cannot be processed", task.display)]
         problems = [p if p.file else p.at(task.display, p.line, p.column) for p in problems]
-        return _failed(task, problems)
+        result = _failed(task, problems)
     except RecursionError:
-        return _failed(task, [Problem("PL107", "document is nested too deeply", task.display)])
+        result = _failed(task, [Problem("PL107", "document is nested too deeply", task.display)])
     except Exception as exc:  # a bug: keep going, say which file and what kind of error
-        return _failed(
+        result = _failed(
             task,
             [
                 Problem(
@@ -638,6 +665,17 @@ def _work(task: _Task) -> FileResult:
                 )
             ],
         )
+    return _with_stale(result, previous)
+
+
+def _with_stale(result: FileResult, previous: dict[str, Any] | None) -> FileResult:
+    """``result``, its entry naming the previous run's reports it no longer has."""
+    if previous is not None and result.status != "unchanged":
+        keep = set(result.reports) if result.status == "rendered" else set()
+        stale = [o for o in _outputs_of(previous) if o not in keep]
+        if stale:  # remembered, so that an interrupted run still deletes them later
+            result.entry = f'{result.entry[:-1]},"stale":{_dumps(stale)}}}'
+    return result
 
 
 def _failed(task: _Task, problems: list[Problem]) -> FileResult:
@@ -647,11 +685,11 @@ def _failed(task: _Task, problems: list[Problem]) -> FileResult:
         "status": "failed",
         "problems": [_problem_dict(p) for p in problems],
     }
-    entry = {"input": task.input, "status": "failed", "outputs": {}, "row": row}
-    return FileResult(task.input, "failed", row, problems, _dumps(entry))
+    head = {"input": task.input, "status": "failed", "outputs": {}}
+    return _result(task.input, "failed", row, head, problems)
 
 
-def _process(task: _Task) -> FileResult:
+def _process(task: _Task, previous: dict[str, Any] | None) -> FileResult:
     from postloan_cli.loading import UnfinishedDraft, load_answers
     from postloan_cli.yamlio import read_bytes
 
@@ -661,23 +699,27 @@ def _process(task: _Task) -> FileResult:
     outputs = report_paths(task.stem, state.formats)
     raw = read_bytes(path, display=task.display)  # read once: hashed, then parsed
     digest = hashlib.sha256(raw).hexdigest()
-    if _unchanged(task, digest, outputs):
-        return FileResult(task.input, "unchanged", {}, [], None)
+    if (
+        previous is not None
+        and task.reusable
+        and _unchanged(_previous_of(previous), digest, outputs)
+    ):
+        assert task.previous is not None
+        return _result(task.input, "unchanged", previous["row"], task.previous, [])
 
     options = state.options
     try:
         loaded = load_answers(path, options.checklist_dirs, display=task.display, raw=raw)
     except UnfinishedDraft as draft:
         row = _early_draft_row(task.input, draft.document.data)
-        entry = {
+        head: dict[str, Any] = {
             "input": task.input,
             "status": "draft",
             "input_sha256": digest,
             "checklist": None,
             "outputs": {},
-            "row": row,
         }
-        return FileResult(task.input, "draft", row, [], _dumps(entry))
+        return _result(task.input, "draft", row, head, [])
     answers = loaded.answers
     fingerprint = _checklist_fingerprint(answers.checklist.id, answers.checklist.version)
     checklist = {
@@ -689,15 +731,14 @@ def _process(task: _Task) -> FileResult:
     lang = options.lang or loaded.checklist.checklist.default_language
     if answers.status == "draft":
         row = _base_row(task.input, "draft", loaded.answers, checklist)
-        entry = {
+        head = {
             "input": task.input,
             "status": "draft",
             "input_sha256": digest,
             "checklist": checklist,
             "outputs": {},
-            "row": row,
         }
-        return FileResult(task.input, "draft", row, [], _dumps(entry))
+        return _result(task.input, "draft", row, head, [])
 
     evaluation = evaluate_loaded(loaded)
     warnings = [loaded.document.place(p) for p in evaluation.warnings]
@@ -714,7 +755,6 @@ def _process(task: _Task) -> FileResult:
     row.update(_evaluation_row(evaluation, lang))
     row["reports"] = outputs
     row["warnings"] = [_problem_dict(p) for p in warnings]
-    row_json = _dumps(row)
     head = {
         "input": task.input,
         "status": "ok",
@@ -722,14 +762,72 @@ def _process(task: _Task) -> FileResult:
         "checklist": checklist,
         "outputs": outputs,
     }
-    entry_json = f'{_dumps(head)[:-1]},"row":{row_json}}}'  # the row serialised once
+    return _result(task.input, "rendered", row, head, warnings)
+
+
+def _result(
+    input_: str,
+    status: Status,
+    row: dict[str, Any],
+    entry: dict[str, Any] | str,
+    problems: list[Problem],
+) -> FileResult:
+    """The result of one file, with every text the parent stores made here.
+
+    ``entry`` is the manifest entry without its row (the row is added as its
+    last key, serialised once), or the previous run's entry as it is.
+    """
+    row_status = str(row.get("status") or "failed")
+    final = row_status == "ok"
+    row_json, escalation_records = _row_texts(row) if final else (_dumps(row), [])
+    if not isinstance(entry, str):
+        entry = f'{_dumps(entry)[:-1]},"row":{row_json}}}'
+    reports = row.get("reports") if final else None
     return FileResult(
-        task.input, "rendered", row, warnings, entry_json, row_json, _escalation_records(row)
+        input=input_,
+        status=status,
+        problems=problems,
+        row_status=row_status,
+        loan=row.get("loan"),
+        suggested=row.get("suggested") if final else None,
+        proposed=row.get("proposed") if final else None,
+        classification=row.get("classification") if final else None,
+        signals=row.get("signals") if final else None,
+        reports=tuple(reports.values()) if isinstance(reports, dict) else (),
+        entry=entry,
+        row_json=row_json,
+        csv_line=csv_line(row),
+        escalation_records=escalation_records,
     )
 
 
-def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+def _compact_json() -> Callable[[Any], str]:
+    """``json.dumps(data, ensure_ascii=False, separators=(",", ":"))``, set up once.
+
+    ``json.dumps`` with options makes an encoder per call, and the encoder its
+    C encoder per call again: ~1.5 µs, some ten times per file. Here the C
+    encoder (CPython's ``json.encoder.c_make_encoder``, what
+    :meth:`json.JSONEncoder.iterencode` uses) is made once, without the check
+    for reference cycles (rows are trees); elsewhere, or if it does not write
+    what the public encoder writes, the public encoder is used.
+    """
+    encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    quote = json.encoder.encode_basestring
+    try:
+        iterencode = make(None, encoder.default, quote, None, ":", ",", False, False, True)
+    except TypeError:  # absent (None), or another interpreter's: the public way
+        return encoder.encode
+
+    def dumps(data: Any) -> str:
+        return "".join(iterencode(data, 0))
+
+    probe = {"a": [1, -2.5, None, True, 'é\n"x\u2028'], "b": {}, "c": []}
+    return dumps if dumps(probe) == encoder.encode(probe) else encoder.encode
+
+
+#: Compact JSON, as every stored text is written.
+_dumps = _compact_json()
 
 
 def _problem_dict(problem: Problem) -> dict[str, Any]:
@@ -797,6 +895,11 @@ def _base_row(input_: str, status: str, answers: Any, checklist: dict[str, Any])
     }
 
 
+#: The severities the escalation list takes, as plain text (signals hold enum members).
+_ESCALATED = {"critical": "critical", "major": "major"}
+_LAST_DUE = "9999"
+
+
 def _evaluation_row(evaluation: Any, lang: str) -> dict[str, Any]:
     from postloan_cli.i18n import localize
 
@@ -804,13 +907,18 @@ def _evaluation_row(evaluation: Any, lang: str) -> dict[str, Any]:
     suggested = evaluation.suggested
     proposed = evaluation.proposed
     worst = max((c for c in (suggested, proposed) if c is not None), key=lambda c: c.rank)
+    # ``Evaluation.counts()``, counted in the same pass: every severity, least
+    # serious first, as plain text keys (a severity compares and hashes as its text).
+    counts = {"info": 0, "watch": 0, "major": 0, "critical": 0}
     escalations = []
     for sig in evaluation.signals:
-        if sig.severity.value not in ("critical", "major"):
+        counts[sig.severity] += 1
+        severity = _ESCALATED.get(sig.severity)
+        if severity is None:
             continue
         escalations.append(
             {
-                "severity": sig.severity.value,
+                "severity": severity,
                 "rule": sig.rule_id,
                 "area": sig.area,
                 "signal": localize(sig.text, lang, default),
@@ -820,14 +928,61 @@ def _evaluation_row(evaluation: Any, lang: str) -> dict[str, Any]:
                 "due": sig.due.isoformat() if sig.due else None,
             }
         )
-    escalations.sort(key=lambda e: (e["due"] or "9999", SEVERITIES.index(e["severity"])))
+    if len(escalations) > 1:
+        escalations.sort(key=lambda e: (e["due"] or _LAST_DUE, SEVERITIES.index(e["severity"])))
     return {
         "suggested": suggested.value,
         "proposed": proposed.value if proposed is not None else None,
         "classification": worst.value,
-        "signals": evaluation.counts(),
+        "signals": counts,
         "escalations": escalations,
     }
+
+
+#: What each entry of the escalation list adds to its signal: the row's loan and reports.
+_ESCALATION_FIELDS = ("loan", "borrower", "officer", "date", "reports")
+
+
+def _row_texts(row: dict[str, Any]) -> tuple[str, list[tuple[str, int, str]]]:
+    """A final inspection's row as JSON, and its escalation list entries.
+
+    Each entry of the escalation list is ``(due, severity rank, JSON)``, the
+    JSON being the signal followed by the row's :data:`_ESCALATION_FIELDS`.
+    Every signal is serialised once, for both: JSON texts join like the data
+    they encode (``{"a":1}`` and ``{"b":2}`` make ``{"a":1,"b":2}``), so the
+    row is its fields before and after ``escalations`` around the signals'
+    texts, and an entry is a signal's text followed by the row's fields
+    (when no key is in both, which is how rows are made).
+    """
+    escalations = row.get("escalations")
+    if not escalations or not isinstance(escalations, list):
+        return _dumps(row), []
+    keys = list(row)
+    at = keys.index("escalations")
+    before = _dumps({key: row[key] for key in keys[:at]})[:-1]
+    after = _dumps({key: row[key] for key in keys[at + 1 :]})[1:]
+    texts = [_dumps(esc) for esc in escalations]
+    row_json = "".join(
+        (
+            before,
+            "," if at else "",
+            '"escalations":[',
+            ",".join(texts),
+            "]",
+            "," if at < len(keys) - 1 else "",
+            after,
+        )
+    )
+    fields = {name: row[name] for name in _ESCALATION_FIELDS}
+    tail = _dumps(fields)[1:]
+    records = []
+    for esc, text in zip(escalations, texts, strict=True):
+        if isinstance(esc, dict) and esc and fields.keys().isdisjoint(esc):
+            data = f"{text[:-1]},{tail}"
+        else:
+            data = _dumps({**esc, **fields})
+        records.append((esc["due"] or "9999-99-99", SEVERITIES.index(esc["severity"]), data))
+    return row_json, records
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -839,18 +994,6 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
-
-
-def _sort_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    """Worst first: classification, then critical, major, watch, info signals; then loan."""
-    counts = row.get("signals") or {}
-    rank = CLASSIFICATIONS.index(row["classification"]) if row.get("classification") else -1
-    return (
-        -rank,
-        *(-int(counts.get(s, 0)) for s in SEVERITIES),
-        str(row.get("loan") or ""),
-        row["input"],
-    )
 
 
 def run_batch(
@@ -905,12 +1048,9 @@ def _run(
     total = sum(1 for _ in discover(input_dir, exclude=exclude))
     state = _WorkerState(output, options.render, formats, options.force)
     jobs = max(1, min(options.jobs or default_jobs(), total or 1))
-    # Small chunks: the last ones decide when the run ends, and a worker left
-    # idle while another finishes a long chunk wastes a core (sending a chunk
-    # costs next to nothing).
-    chunk = options.chunk_size or max(1, min(16, total // (jobs * 16) or 1))
+    chunk = options.chunk_size  # None: chunks shrink as the run ends (see _Pool)
     # Workers are forked before the old manifest is read, so they stay small.
-    pool = _start_pool(state, jobs) if jobs > 1 else None
+    pool = _Pool(state, jobs) if jobs > 1 else None
     store = _Store(spool / "batch.sqlite")
     try:
         return _run_with(
@@ -930,7 +1070,6 @@ def _run(
     finally:
         if pool is not None:
             pool.terminate()
-            pool.join()
         store.close()
 
 
@@ -942,8 +1081,8 @@ def _run_with(
     exclude: list[Path],
     total: int,
     state: _WorkerState,
-    pool: Any,
-    chunk: int,
+    pool: _Pool | None,
+    chunk: int | None,
     store: _Store,
     on_result: Callable[[FileResult], None] | None,
     on_start: Callable[[int], None] | None,
@@ -953,15 +1092,11 @@ def _run_with(
     def tasks() -> Iterator[_Task]:
         root = str(input_dir)
         for key in discover(input_dir, exclude=exclude):
-            previous = store.old_entry(key) if reusable else None
             path = os.path.join(root, key)
-            yield _Task(
-                input=key,
-                path=path,
-                display=path,
-                stem=_stem(key, store),
-                previous=_previous_of(previous) if previous else None,
-            )
+            # The previous entry goes to the worker, which decides whether it
+            # still holds and which of its reports became stale.
+            previous = store.old_entry(key)
+            yield _Task(key, path, path, _stem(key, store), previous, reusable)
 
     result = BatchResult(output=output)
     totals = _Totals(Counter(), Counter())
@@ -985,7 +1120,7 @@ def _run_with(
             for task in tasks():
                 collect(_work(task))
         else:
-            for res in pool.imap_unordered(_work, tasks(), chunksize=chunk):
+            for res in pool.imap_unordered(tasks(), total, chunk):
                 collect(res)
     except BaseException:
         # Interrupted: keep what is done for the next run; the old summary stays valid.
@@ -1007,84 +1142,266 @@ def _stem(rel: str, store: _Store) -> str:
 
 def _record(res: FileResult, store: _Store, result: BatchResult, totals: _Totals) -> None:
     """Account for one finished file: the manifest entry, the summary row, the totals."""
-    row_json = res.row_json
-    escalations = res.escalation_records
-    if res.status == "unchanged":
-        entry = store.old_entry(res.input)
-        assert entry is not None  # a file is unchanged only against an old entry
-        res.row = json.loads(entry)["row"]
-        row_json = None
-        escalations = _escalation_records(res.row)
-        if res.row.get("status") == "draft":
-            result.drafts.append(res.input)
-        else:
-            result.unchanged.append(res.input)
-    else:
-        assert res.entry is not None
-        entry = res.entry
-        previous = store.old_entry(res.input)
-        if previous is not None:
-            keep = (
-                set((res.row.get("reports") or {}).values()) if res.status == "rendered" else set()
-            )
-            stale = [o for o in _outputs_of(previous) if o not in keep]
-            if stale:  # remembered, so that an interrupted run still deletes them later
-                data = json.loads(entry)
-                data["stale"] = stale
-                entry = _dumps(data)
+    store.add(res)
+    if res.row_status == "ok":
         if res.status == "rendered":
-            result.rendered.append(res.input)
-            result.warnings.extend(res.problems)
-        elif res.status == "draft":
-            result.drafts.append(res.input)
+            result.rendered += 1
+            if res.problems:
+                result.warnings.extend(res.problems)
         else:
-            result.failures.append((res.input, res.problems))
-    row = res.row
-    store.add(res.input, entry, row, row_json or _dumps(row), escalations)
-    if row.get("status") == "ok":
-        for severity, count in row["signals"].items():
-            result.signals[severity] = result.signals.get(severity, 0) + count
-        totals.suggested[row["suggested"]] += 1
-        if row.get("proposed"):
-            totals.proposed[row["proposed"]] += 1
+            result.unchanged += 1
+        signals = result.signals
+        for severity, count in (res.signals or {}).items():
+            signals[severity] = signals.get(severity, 0) + count
+        totals.suggested[res.suggested] += 1
+        if res.proposed:
+            totals.proposed[res.proposed] += 1
+    elif res.row_status == "draft":
+        result.drafts += 1
+    else:
+        result.failures.append((res.input, res.problems))
 
 
-def _escalation_records(row: dict[str, Any]) -> list[tuple[str, int, str]]:
-    """The summary's escalation list entries of one row: ``(due, severity rank, JSON)``."""
-    if row.get("status") != "ok":
-        return []
-    return [
-        (
-            esc["due"] or "9999-99-99",
-            SEVERITIES.index(esc["severity"]),
-            _dumps(
-                {
-                    **esc,
-                    "loan": row["loan"],
-                    "borrower": row["borrower"],
-                    "officer": row["officer"],
-                    "date": row["date"],
-                    "reports": row["reports"],
-                }
-            ),
+class _Pool:
+    """Worker processes fed by the parent itself, over one pipe each.
+
+    Not :class:`multiprocessing.pool.Pool`: it runs three helper threads in
+    the parent, and one of them (``_handle_workers``, Python 3.8+) wakes up
+    whenever results wait in the shared queue and spins until another thread
+    has read them, ~5,000 turns for 1,000 files: as much of the parent's CPU
+    as everything else it does per file, taken from the cores the workers
+    use. Here the parent sends chunks of tasks and reads results with
+    :func:`multiprocessing.connection.wait`, and nothing runs in between.
+
+    A chunk is sent ahead (a second one while the worker is busy with the
+    first) only when it fits in the pipe's buffer: a worker blocked on
+    sending its results never reads it, and the parent must not block on
+    sending it meanwhile. A worker that dies (killed, or crashed in native
+    code) fails the files it held and is replaced; the batch goes on.
+    """
+
+    def __init__(self, state: _WorkerState, jobs: int) -> None:
+        import multiprocessing
+
+        methods = multiprocessing.get_all_start_methods()
+        # fork: workers inherit the imported modules and start in milliseconds.
+        self._context = multiprocessing.get_context("fork" if "fork" in methods else None)
+        self._state = state
+        self._workers: list[tuple[Any, Any]] = []  # (process, the parent's end of its pipe)
+        for _ in range(jobs):
+            self._workers.append(self._start())
+        self._ahead = _buffer_size(self._workers[0][1])
+
+    def _start(self) -> tuple[Any, Any]:
+        mine, theirs = self._context.Pipe()
+        # The parent's ends, this one's too, are closed in the child (see _worker_main):
+        # a worker sees the end of its input only when no other process holds them.
+        parents = [*(conn for _, conn in self._workers), mine]
+        process = self._context.Process(
+            target=_worker_main, args=(theirs, self._state, parents), daemon=True
         )
-        for esc in row.get("escalations") or ()
-    ]
+        process.start()
+        theirs.close()
+        return process, mine
+
+    def imap_unordered(
+        self, tasks: Iterable[_Task], total: int, chunk: int | None = None
+    ) -> Iterator[FileResult]:
+        """:func:`_work` of every task (``total`` of them), in the order they complete.
+
+        Tasks go in chunks of ``chunk``, or by default in chunks that shrink
+        as the run ends (a quarter of each worker's share of what is left, at
+        most :data:`_CHUNK`): few messages early on, and at the end no worker
+        left idle while another finishes a long chunk.
+        """
+        from multiprocessing.connection import wait
+
+        source = iter(tasks)
+        left = total
+        share = 4 * len(self._workers)
+        sent: dict[Any, deque[list[_Task]]] = {}  # per worker: chunks not answered yet
+        held: dict[Any, tuple[list[_Task], memoryview]] = {}  # a chunk that must wait
+
+        def feed(conn: Any) -> None:
+            nonlocal left
+            if conn in held:
+                batch, data = held.pop(conn)
+            else:
+                batch = list(islice(source, chunk or max(1, min(_CHUNK, left // share))))
+                if not batch:
+                    return
+                left -= len(batch)
+                data = _dumps_message(("work", batch))
+            if len(sent[conn]) > 1 or (sent[conn] and len(data) > self._ahead):
+                held[conn] = (batch, data)
+                return
+            try:
+                conn.send_bytes(data)
+            except OSError:  # the worker died: reading from it will say so
+                held[conn] = (batch, data)
+                return
+            sent[conn].append(batch)
+
+        for _, conn in self._workers:
+            sent[conn] = deque()
+            feed(conn)
+            feed(conn)
+        while True:
+            busy = [conn for conn, chunks in sent.items() if chunks or conn in held]
+            if not busy:
+                return
+            ready: list[Any] = wait(busy)
+            for conn in ready:
+                try:
+                    results: list[FileResult] = conn.recv()
+                except (EOFError, OSError):
+                    lost, conn = self._replace(conn, sent, held)
+                    feed(conn)
+                    feed(conn)
+                    yield from (_lost(task) for task in lost)
+                    continue
+                sent[conn].popleft()
+                feed(conn)  # before the parent files the results: keep the worker busy
+                feed(conn)
+                yield from results
+
+    def _replace(
+        self,
+        conn: Any,
+        sent: dict[Any, deque[list[_Task]]],
+        held: dict[Any, tuple[list[_Task], memoryview]],
+    ) -> tuple[list[_Task], Any]:
+        """A worker died: start another in its place; return the tasks it lost and the new pipe.
+
+        The chunks it had (one of them killed it, perhaps) are lost; one
+        waiting for it goes to the new worker.
+        """
+        index = next(i for i, (_, c) in enumerate(self._workers) if c is conn)
+        process, _ = self._workers[index]
+        process.join(_STOP_SECONDS)
+        conn.close()
+        lost = [task for batch in sent.pop(conn) for task in batch]
+        waiting = held.pop(conn, None)
+        self._workers[index] = self._start()
+        new = self._workers[index][1]
+        sent[new] = deque()
+        if waiting is not None:
+            held[new] = waiting
+        return lost, new
+
+    def call(self, index: int, function: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+        """Run ``function(*args)`` in worker ``index`` (idle); return how to wait for its value."""
+        conn = self._workers[index % len(self._workers)][1]
+        with contextlib.suppress(OSError):  # the worker died: reading from it says so
+            conn.send_bytes(_dumps_message(("call", (function, args))))
+
+        def wait() -> Any:
+            try:
+                return conn.recv()
+            except (EOFError, OSError):
+                problem = Problem("internal", f"a worker process died in {function.__name__}")
+                raise InputError([problem]) from None
+
+        return wait
+
+    def terminate(self) -> None:
+        """Stop every worker now (they hold nothing that must be saved) and reap them.
+
+        A worker stops after the file in hand (see :func:`_worker_main`); one
+        that has not within a few seconds is killed.
+        """
+        for process, conn in self._workers:
+            if process.is_alive():
+                process.terminate()
+            conn.close()
+        for process, _ in self._workers:
+            process.join(_STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join()
 
 
-def _start_pool(state: _WorkerState, jobs: int) -> Any:
-    """A pool of ``jobs`` worker processes, each initialised with ``state``."""
-    import multiprocessing
+#: The most files sent to a worker at once.
+_CHUNK = 16
 
-    methods = multiprocessing.get_all_start_methods()
-    # fork: workers inherit the imported modules and start in milliseconds.
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    return context.Pool(jobs, initializer=_init_worker, initargs=(state,))
+
+def _lost(task: _Task) -> FileResult:
+    """The result of a file whose worker died."""
+    problem = Problem(
+        "internal",
+        "the worker process died while processing this file or one sent with it; "
+        "this is a bug, please report it",
+        task.display,
+    )
+    return _with_stale(_failed(task, [problem]), _previous_entry(task))
+
+
+def _dumps_message(message: Any) -> memoryview:
+    from multiprocessing.reduction import ForkingPickler
+
+    return ForkingPickler.dumps(message)
+
+
+def _buffer_size(conn: Any) -> int:
+    """How many bytes can wait in a pipe while nobody reads (half the socket's buffers)."""
+    import socket
+
+    try:
+        with socket.socket(fileno=os.dup(conn.fileno())) as sock:
+            size = min(
+                sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF),
+                sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF),
+            )
+    except OSError:
+        return 4096
+    return max(4096, size // 2)
+
+
+#: How long a stopped worker may take to exit before it is killed.
+_STOP_SECONDS = 5.0
+#: Signals a worker received from the parent: it exits before its next file.
+_stop_signals: list[int] = []
+
+
+def _stop(signum: int, frame: Any) -> None:
+    _stop_signals.append(signum)
+
+
+def _worker_main(conn: Any, state: _WorkerState, parents: list[Any]) -> None:
+    """A worker's loop: chunks of tasks in, their results out; a call in, its value out.
+
+    Stopped by the parent (Ctrl-C, an error), it finishes the file in hand
+    and exits: exiting in the middle of writing a report would leave its
+    temporary file behind (until the next run removes it).
+    """
+    for end in parents:  # the parent's ends of the workers' pipes, inherited by fork
+        end.close()
+    _init_worker(state)
+    signal.signal(signal.SIGTERM, _stop)
+    while not _stop_signals:
+        try:
+            kind, payload = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is done, or gone
+        reply: Any
+        if kind == "work":
+            reply = []
+            for task in payload:
+                if _stop_signals:
+                    return
+                reply.append(_work(task))
+        else:
+            function, args = payload
+            reply = function(*args)
+        try:
+            conn.send(reply)
+        except OSError:
+            return
 
 
 @dataclass
 class _Totals:
-    suggested: Counter[str]
+    suggested: Counter[str | None]
     proposed: Counter[str]
 
 
@@ -1111,7 +1428,7 @@ def _finish(
     totals: _Totals,
     options: BatchOptions,
     result: BatchResult,
-    pool: Any,
+    pool: _Pool | None,
 ) -> None:
     """Write the summary, then delete unwanted reports, then the manifest (in that order)."""
     from postloan_cli.summary import CSV, FILES, HTML, JSON, MARKDOWN, SummaryInfo, write_summaries
@@ -1122,10 +1439,10 @@ def _finish(
         input=str(input_dir),
         formats=tuple(dict.fromkeys(options.render.formats)) or FORMATS,
         counts={
-            "inspections": len(result.rendered) + len(result.unchanged),
-            "rendered": len(result.rendered),
-            "unchanged": len(result.unchanged),
-            "drafts": len(result.drafts),
+            "inspections": result.rendered + result.unchanged,
+            "rendered": result.rendered,
+            "unchanged": result.unchanged,
+            "drafts": result.drafts,
             "failed": len(result.failures),
         },
         suggested={c: totals.suggested.get(c, 0) for c in CLASSIFICATIONS},
@@ -1139,13 +1456,13 @@ def _finish(
     if pool is not None:
         # The two rendered summaries are the slow ones: workers write them while
         # this process writes summary.json and summary.csv.
-        for name in (HTML, MARKDOWN):
+        for index, name in enumerate((HTML, MARKDOWN)):
             args = (store.path, output, info, template_dirs, (name,))
-            pending.append(pool.apply_async(_write_summary_files, args))
+            pending.append(pool.call(index, _write_summary_files, *args))
         files = (JSON, CSV)
     written = write_summaries(output, info, store, template_dirs=template_dirs, files=files)
-    for task in pending:
-        paths, problems = task.get()
+    for wait in pending:
+        paths, problems = wait()
         if problems:
             raise InputError(problems)
         written = [*written, *paths]

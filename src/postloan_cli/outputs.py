@@ -29,10 +29,19 @@ _RESERVED = {
     *(f"lpt{i}" for i in range(1, 10)),
 }
 _UNSAFE = re.compile(r"[^\w.-]+", re.UNICODE)
+#: Names :func:`safe_name` keeps as they are (ASCII letters, digits and ``-``, with single
+#: ``.`` or ``_`` between them): most names, checked in one match.
+_PLAIN = re.compile(r"[A-Za-z0-9-]+(?:[._][A-Za-z0-9-]+)*")
 
 
 def safe_name(text: str, *, max_length: int = 100) -> str:
     """A file-name part made from ``text``: no separators, no dot-files, no device names."""
+    if (
+        len(text) <= max_length
+        and _PLAIN.fullmatch(text)
+        and text.lower().split(".")[0] not in _RESERVED
+    ):
+        return text
     name = unicodedata.normalize("NFKC", text)
     name = _UNSAFE.sub("_", name).strip("._ ")
     name = re.sub(r"_+", "_", name)[:max_length].rstrip("._ ")
@@ -66,24 +75,37 @@ def inside(base: Path, relative: PurePath) -> Path:
     could, so folders are resolved. The file itself may be a link: writing
     renames over it and never follows it.
     """
-    root = _resolved(str(base))
     clean = safe_relative(relative)
-    folder = _resolved(str(root / clean.parent)) if clean.parent != PurePath() else root
+    parent = clean.parent
+    key = (str(base), str(parent))
+    folder = _CHECKED.get(key)
+    if folder is None:
+        folder = _checked_folder(base, parent, relative)
+        if folder.is_dir():  # see _resolved: only folders that exist are remembered
+            if len(_CHECKED) > 4096:
+                _CHECKED.clear()
+            _CHECKED[key] = folder
+    return folder / clean.name
+
+
+def _checked_folder(base: Path, parent: PurePath, relative: PurePath) -> Path:
+    root = _resolved(str(base))
+    folder = _resolved(str(root / parent)) if parent != PurePath() else root
     if folder != root and root not in folder.parents:
         raise InputError(
             [Problem("PL401", f"refusing to write outside the output folder: {relative}")]
         )
-    return folder / clean.name
+    return folder
 
 
 def _resolved(folder: str) -> Path:
     # Resolving costs a system call per path part; a batch writes thousands of
     # reports into a few folders. Cached only for folders that exist (a folder
     # created later, perhaps as a link, is resolved again then).
-    path = Path(folder)
-    if folder in _RESOLVED:
-        return _RESOLVED[folder]
-    resolved = path.resolve()
+    cached = _RESOLVED.get(folder)
+    if cached is not None:
+        return cached
+    resolved = Path(folder).resolve()
     if resolved.is_dir():
         if len(_RESOLVED) > 4096:
             _RESOLVED.clear()
@@ -92,6 +114,8 @@ def _resolved(folder: str) -> Path:
 
 
 _RESOLVED: dict[str, Path] = {}
+#: The checked folder of (output folder, sanitised relative folder), as :func:`inside` found it.
+_CHECKED: dict[tuple[str, str], Path] = {}
 
 
 _COUNTER = itertools.count()
@@ -122,9 +146,11 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = False) -> Non
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:  # interrupted too (Ctrl-C, a batch worker stopped)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if not isinstance(exc, OSError):
+            raise
         raise InputError(
             [Problem("PL401", f"cannot write: {exc.strerror or exc}", str(path))]
         ) from None
@@ -139,8 +165,9 @@ def create_temporary(path: Path) -> tuple[int, str]:
     folder is created only when missing.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    folder, name = os.path.split(path)  # as text: no path objects per report
     for _ in range(100):
-        tmp = str(path.parent / f".{path.name}.{os.getpid()}-{next(_COUNTER)}.tmp")
+        tmp = os.path.join(folder, f".{name}.{os.getpid()}-{next(_COUNTER)}.tmp")
         try:
             return os.open(tmp, flags, 0o666), tmp
         except FileExistsError:  # left by a killed process with our pid: next name

@@ -141,16 +141,16 @@ class _Reporter:
 
 def _line(res: FileResult) -> str:
     """``rendered  sub/a.yaml  L-1  substandard  critical 1, major 2``."""
-    row = res.row
     if res.status == "failed":
         first = res.problems[0].format() if res.problems else "failed"
         more = f" (+{len(res.problems) - 1} more)" if len(res.problems) > 1 else ""
         return f"failed     {res.input}  {first}{more}".replace("\n", " ")
-    if res.status == "draft" or row.get("status") == "draft":
-        return f"draft      {res.input}  {row.get('loan', '')}  unfinished, not rendered"
-    counts = row.get("signals") or {}
+    loan = res.loan or ""
+    if res.status == "draft" or res.row_status == "draft":
+        return f"draft      {res.input}  {loan}  unfinished, not rendered"
+    counts = res.signals or {}
     fired = ", ".join(f"{s} {counts[s]}" for s in _SEVERITIES if counts.get(s))
-    text = f"{res.status:<10} {res.input}  {row.get('loan', '')}  {row.get('suggested', '')}"
+    text = f"{res.status:<10} {res.input}  {loan}  {res.suggested or ''}"
     return (f"{text}  {fired}" if fired else text).replace("\n", " ")
 
 
@@ -163,8 +163,8 @@ def _report_end(result: BatchResult) -> None:
         print_problems(problems)
     counts = result.signals
     sys.stdout.write(
-        f"{result.total} file(s): {len(result.rendered)} rendered, "
-        f"{len(result.unchanged)} unchanged, {len(result.drafts)} draft(s), "
+        f"{result.total} file(s): {result.rendered} rendered, "
+        f"{result.unchanged} unchanged, {result.drafts} draft(s), "
         f"{len(result.failures)} failed; signals: "
         + ", ".join(f"{s} {counts.get(s, 0)}" for s in _SEVERITIES)
         + f"; {result.seconds:.1f} s\n"
