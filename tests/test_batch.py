@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -583,3 +584,40 @@ def test_stored_texts_are_compact_json(monkeypatch: pytest.MonkeyPatch, c_encode
     ]
     for value in values:
         assert dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_cli_ctrl_c_says_what_is_kept_and_a_rerun_finishes(tmp_path: Path, checklists: Path):
+    # A real process and a real SIGINT, as a terminal sends on Ctrl-C (Typer
+    # alone would exit 130 without a word).
+    import signal
+    import subprocess
+    import sys
+
+    root = tmp_path / "in"
+    total = 600
+    for n in range(total):
+        put(root, f"b{n % 4}/loan-{n:04d}.yaml", answer(f"L-{n}", overdue=n % 60))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "postloan_cli", "batch", str(root), "-o", str(out)]
+    command += ["--checklists", str(checklists), "-j", "2"]
+    env = {**os.environ, **ENV, "POSTLOAN_CACHE_DIR": "off"}
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # a file is done: the run is under way
+    assert first.startswith("rendered")
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    said = re.search(r"interrupted after (\d+) of (\d+) file\(s\)", stderr)
+    assert said is not None, stderr
+    done = int(said.group(1))
+    assert int(said.group(2)) == total
+    assert 1 <= done < total, "the batch ended before the interruption; make it longer"
+    assert "running the same command again renders only the rest" in stderr
+    assert "Traceback" not in stderr
+    assert not list(out.rglob("*.tmp"))
+    code, stdout, _ = run_cli(str(root), "-o", str(out), "--checklists", str(checklists))
+    assert code == 0
+    assert f"{total - done} rendered, {done} unchanged" in stdout

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from postloan_cli.batch import BatchResult, FileResult
 
 _SEVERITIES = ("critical", "major", "watch", "info")
+#: Exit code of a batch stopped with Ctrl-C (as a shell reports SIGINT).
+EXIT_INTERRUPTED = 130
 
 
 def batch(
@@ -53,7 +55,8 @@ def batch(
     summary.md, summary.json, summary.csv) lists every inspection worst first,
     the totals by classification, the escalation list, unfinished drafts and
     failed files. A re-run renders only what changed (--force: everything).
-    Exit codes: 0 ok; 1 some file failed (or --fail-on matched); 2 usage error.
+    Exit codes: 0 ok; 1 some file failed (or --fail-on matched); 2 usage error;
+    130 interrupted (the reports written are kept; a re-run finishes the rest).
     """
     from postloan_cli.cli._edge import fail, resume_gc, usage
 
@@ -87,6 +90,14 @@ def batch(
     except InputError as exc:
         reporter.stop()
         fail(exc.problems)
+    except KeyboardInterrupt:
+        # Typer would exit 130 in silence; say what is kept and how to go on.
+        reporter.stop()
+        sys.stderr.write(
+            f"\ninterrupted after {reporter.done} of {reporter.total} file(s); the reports "
+            "written are kept, and running the same command again renders only the rest\n"
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         reporter.stop()
     _report_end(result)
@@ -103,8 +114,11 @@ class _Reporter:
         self.console = console()
         self.progress: Any = None
         self.task: Any = None
+        self.total = 0
+        self.done = 0
 
     def start(self, total: int) -> None:
+        self.total = total
         if not self.console.is_interactive:
             return
         from rich.progress import (
@@ -127,6 +141,7 @@ class _Reporter:
         self.task = self.progress.add_task("batch", total=total)
 
     def result(self, res: FileResult) -> None:
+        self.done += 1
         if self.progress is not None:
             self.progress.advance(self.task)  # failures are listed at the end
             return
