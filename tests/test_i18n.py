@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import math
+import random
 import subprocess
 import sys
 from collections.abc import Callable
@@ -148,6 +150,40 @@ VALUES: list[Any] = [
     float("nan"),
     Decimal("NaN"),
     float("inf"),
+    -float("inf"),
+    # floats and ints take shorter ways than Decimal: near ties, near a new
+    # group of digits, at the edges of those ways
+    999.995,
+    999.996,
+    -999.996,
+    999.4,
+    1234.5,
+    -1234.5,
+    0.005,
+    0.004999999999999999,
+    1.0049999999999999,
+    12.344999999999999,
+    69.12412307692308,
+    1e14 + 0.25,
+    999999999999999.9,
+    1e15 + 2,
+    9.999999999999998e14,
+    5e-324,
+    -5e-324,
+    1e-300,
+    10**15 - 1,
+    10**15,
+    -(10**15) + 1,
+    10**27,  # too many digits once rounded: an error on both sides
+    999,
+    -999,
+    1000,
+    123456789,
+    Decimal("54258702"),
+    Decimal("880000.0"),
+    Decimal("-0.001"),
+    Decimal("12.30"),
+    Decimal("-Infinity"),
 ]
 
 CURRENCIES = [
@@ -190,7 +226,7 @@ def _differences(
 
 
 @pytest.mark.parametrize("lang", LOCALES)
-@pytest.mark.parametrize("max_decimals", [3, 1, 0, 6, -1])
+@pytest.mark.parametrize("max_decimals", [3, 1, 0, 6, 8, -1])
 def test_format_number_is_babels(lang: str | None, max_decimals: int) -> None:
     assert _differences(format_number, ref_number, lang, max_decimals=max_decimals) == []
 
@@ -228,6 +264,86 @@ def test_format_money_is_babels(lang: str | None, currency: str) -> None:
 def test_format_date_is_babels(lang: str | None, style: str) -> None:
     for day in DATES:
         assert format_date(day, lang, style=style) == ref_date(day, lang, style=style), day
+
+
+def _random_values(seed: int, count: int) -> list[Any]:
+    """Floats, ints and Decimals of every size, many exactly at or next to a tie (``2.675``)."""
+    rnd = random.Random(seed)
+    values: list[Any] = []
+    for _ in range(count):
+        number = rnd.choice([-1, 1]) * 10 ** rnd.uniform(-4, 15)
+        decimals = rnd.randint(0, 4)
+        tie = rnd.randint(-(10**7), 10**7) / 10**decimals + 5 * 10.0 ** -(decimals + 1)
+        values += [
+            number,
+            round(number, rnd.randint(0, 6)),
+            tie,
+            math.nextafter(tie, math.inf),
+            math.nextafter(tie, -math.inf),
+            Decimal(repr(tie)),
+            rnd.randint(-(10**16), 10**16),
+            rnd.randint(-2000, 2000),
+            Decimal(rnd.randint(-(10**12), 10**12)).scaleb(-rnd.randint(0, 8)),
+        ]
+    return values
+
+
+@pytest.mark.parametrize("lang", LOCALES)
+def test_random_values_format_as_babel(lang: str | None) -> None:
+    found = []
+    for value in _random_values(seed=len(str(lang)), count=60):
+        for mine, reference, args, kwargs in (
+            (format_number, ref_number, (), {}),
+            (format_number, ref_number, (), {"max_decimals": 1}),
+            (format_integer, ref_integer, (), {}),
+            (format_ratio, ref_ratio, (), {}),
+            (format_percent, ref_percent, (), {}),
+            (format_percent, ref_percent, (), {"min_decimals": 2}),
+            (format_percent, ref_percent, (), {"min_decimals": 3, "max_decimals": 1}),
+        ):
+            got = outcome(mine, value, lang, *args, **kwargs)
+            if got != outcome(reference, value, lang, *args, **kwargs):
+                found.append(f"{mine.__name__}({value!r}, {kwargs}): {got!r}")
+        for currency in ("EUR", "JPY", "BHD", "XYZ"):
+            got = outcome(format_money, value, currency, lang)
+            if got != outcome(ref_money, value, currency, lang):
+                found.append(f"format_money({value!r}, {currency}): {got!r}")
+    assert found == []
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "zh", "de_CH", "en_IN", None])
+def test_locale_formats_write_what_the_functions_write(lang: str | None) -> None:
+    formats = i18n.locale_formats(lang)
+    assert i18n.locale_formats(lang) is formats  # made once
+    for value in VALUES[:40]:
+        assert outcome(formats.integer, value) == outcome(format_integer, value, lang)
+        assert outcome(formats.ratio, value) == outcome(format_ratio, value, lang)
+        for decimals in (3, 1):
+            assert outcome(formats.number, value, max_decimals=decimals) == outcome(
+                format_number, value, lang, max_decimals=decimals
+            )
+            assert outcome(formats.number_function(decimals), value) == outcome(
+                format_number, value, lang, max_decimals=decimals
+            )
+        for minimum in (0, 2):
+            assert outcome(formats.percent, value, min_decimals=minimum) == outcome(
+                format_percent, value, lang, min_decimals=minimum
+            )
+            assert outcome(formats.percent_function(min_decimals=minimum), value) == outcome(
+                format_percent, value, lang, min_decimals=minimum
+            )
+        for currency in ("EUR", "JPY"):
+            assert outcome(formats.money, value, currency) == outcome(
+                format_money, value, currency, lang
+            )
+            assert outcome(formats.money_function(currency), value) == outcome(
+                format_money, value, currency, lang
+            )
+    for day in DATES:
+        for style in ("long", "medium", "iso"):
+            expected = ref_date(day, lang, style=style)
+            assert formats.date(day, style=style) == expected
+            assert formats.date_function(style)(day) == expected
 
 
 def test_many_more_babel_locales_format_as_babel() -> None:
@@ -302,14 +418,43 @@ def test_other_locales_examples() -> None:
 # --- the compiled formatters are really in use, and Babel is still what decides
 
 
-def test_shipped_languages_use_compiled_formatters() -> None:
-    # a silent fall back to Babel would be correct but 3-10x slower
-    for lang in ("en", "es", "zh"):
-        assert i18n._plain_format(lang, 0, 3) is not None
-        assert i18n._plain_format(lang, 2, 2) is not None
-        assert i18n._percent_format(lang, 2, 2) is not None
-        assert i18n._currency_format(lang, "EUR") is not None
-        assert i18n._date_format(lang, "long") is not None
+def test_shipped_languages_format_without_babel(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Babel only compiles the formatters: a silent fall back to Babel for each
+    # value would be correct but 3-10x slower
+    import babel.dates
+    import babel.numbers
+
+    values = [Decimal("-1234567.891"), 0.125, 70, -0.0, Decimal("12.30")]
+    langs = ("en", "es", "zh", "es-MX")
+
+    def everything() -> list[str]:
+        return [
+            text
+            for lang in langs
+            for value in values
+            for text in (
+                format_number(value, lang),
+                format_number(value, lang, max_decimals=1),
+                format_integer(value, lang),
+                format_ratio(value, lang),
+                format_percent(value, lang),
+                format_percent(value, lang, min_decimals=2),
+                format_money(value, "EUR", lang),
+                format_money(value, "JPY", lang),
+                format_date(dt.date(2026, 3, 4), lang),
+                format_date(dt.date(2026, 3, 4), lang, style="medium"),
+            )
+        ]
+
+    before = everything()  # compiles
+
+    def forbidden(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("Babel formatted a value")
+
+    monkeypatch.setattr(babel.numbers.NumberPattern, "apply", forbidden)
+    monkeypatch.setattr(babel.numbers, "format_currency", forbidden)
+    monkeypatch.setattr(babel.dates, "format_date", forbidden)
+    assert everything() == before
 
 
 def test_dates_without_a_compiled_format_go_to_babel(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -317,13 +462,10 @@ def test_dates_without_a_compiled_format_go_to_babel(monkeypatch: pytest.MonkeyP
         raise ValueError(key)
 
     monkeypatch.setattr(i18n, "_date_field", unknown)
-    i18n._date_format.cache_clear()
-    try:
-        assert i18n._date_format("es", "long") is None
-        for day in DATES:
-            assert format_date(day, "es") == ref_date(day, "es") != ""
-    finally:
-        i18n._date_format.cache_clear()
+    monkeypatch.setattr(i18n, "_LOCALE_FORMATS", {})
+    assert i18n._date_format("es", "long") is None
+    for day in DATES:
+        assert format_date(day, "es") == ref_date(day, "es") != ""
 
 
 def test_babel_is_not_imported_at_start_up() -> None:
