@@ -119,13 +119,8 @@ from postloan_cli.compiled import CompiledChecklist
 from postloan_cli.errors import InputError, Problem
 from postloan_cli.evaluation import Evaluation, Evidence, Signal, item_label
 from postloan_cli.i18n import (
-    format_date,
-    format_integer,
-    format_money,
-    format_number,
-    format_percent,
-    format_ratio,
     labels,
+    locale_formats,
     localize,
 )
 from postloan_cli.models import (
@@ -279,7 +274,7 @@ def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
         "disbursed_on": fmt.date(loan.disbursed_on),
         "matures_on": fmt.date(loan.matures_on),
         "purpose": loan.purpose,
-        "days_past_due": format_integer(loan.days_past_due, language),
+        "days_past_due": fmt.formats.integer(loan.days_past_due),
         "days_past_due_value": loan.days_past_due,
     }
     loan_ctx["fields"] = _fields(prep.loan_fields, loan_ctx)
@@ -624,7 +619,16 @@ class _Formatter:
     """Formats the values of one report: its prepared language data and the loan currency."""
 
     __slots__ = (
+        "_days_number",
+        "_integer",
+        "_loan_money",
+        "_percent",
+        "_percent_fixed",
+        "_plain_number",
+        "_ratio",
         "currency",
+        "date",
+        "formats",
         "labels",
         "lang",
         "no",
@@ -639,6 +643,16 @@ class _Formatter:
         self.prep = prep
         self.lang = prep.lang
         self.currency = currency
+        formats = self.formats = locale_formats(prep.lang)
+        # the formatting functions of the report's language, found once
+        self.date = formats.date_function()
+        self._loan_money = formats.money_function(currency)
+        self._percent = formats.percent_function()
+        self._percent_fixed = formats.percent_function(min_decimals=2)
+        self._ratio = formats.ratio
+        self._integer = formats.integer
+        self._plain_number = formats.number_function()
+        self._days_number = formats.number_function(1)
         lab = self.labels = prep.labels
         self.not_answered = lab["not_answered"]
         self.not_available = lab["not_available"]
@@ -646,14 +660,13 @@ class _Formatter:
         self.no = lab["no"]
         self.separator = lab["list_separator"]
 
-    def date(self, value: date) -> str:
-        return format_date(value, self.lang)
-
     def money(self, amount: Any, currency: str | None = None) -> str:
-        return format_money(amount, currency or self.currency, self.lang)
+        if not currency or currency == self.currency:
+            return self._loan_money(amount)
+        return self.formats.money(amount, currency)
 
     def days(self, value: Any) -> str:
-        return self.labels["days"].format(n=format_number(value, self.lang, max_decimals=1))
+        return self.labels["days"].format(n=self._days_number(value))
 
     def value(
         self, value: Any, kind: str, question: AnyQuestion | None = None, *, fixed: bool = False
@@ -683,7 +696,10 @@ class _Formatter:
                 return shown.choices.get(text, text)
             return text
         if cls is Money:
-            return format_money(value.amount, value.currency or self.currency, self.lang)
+            currency = value.currency
+            if not currency or currency == self.currency:
+                return self._loan_money(value.amount)
+            return self.formats.money(value.amount, currency)
         if (cls is float or cls is Decimal or cls is int) and (
             shown is None or shown.choices is None
         ):
@@ -727,14 +743,14 @@ class _Formatter:
         if kind == "money":
             return self.money(value)
         if kind == "percent":
-            return format_percent(value, self.lang, min_decimals=2 if fixed else 0)
+            return (self._percent_fixed if fixed else self._percent)(value)
         if kind == "ratio":
-            return format_ratio(value, self.lang)
+            return self._ratio(value)
         if kind == "days":
             return self.days(value)
         if kind == "integer":
-            return format_integer(value, self.lang)
-        return format_number(value, self.lang)
+            return self._integer(value)
+        return self._plain_number(value)
 
 
 def _blank_none(text: str | None) -> str | None:
