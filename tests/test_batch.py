@@ -620,4 +620,10 @@ def test_cli_ctrl_c_says_what_is_kept_and_a_rerun_finishes(tmp_path: Path, check
     assert not list(out.rglob("*.tmp"))
     code, stdout, _ = run_cli(str(root), "-o", str(out), "--checklists", str(checklists))
     assert code == 0
-    assert f"{total - done} rendered, {done} unchanged" in stdout
+    counts = re.search(r"(\d+) rendered, (\d+) unchanged", stdout)
+    assert counts is not None, stdout
+    rendered, unchanged = int(counts.group(1)), int(counts.group(2))
+    assert rendered + unchanged == total
+    # Every file counted as done is kept; one more may be, when Ctrl-C came
+    # between filing a result and counting it.
+    assert done <= unchanged <= done + 1, (done, rendered, unchanged)
