@@ -656,14 +656,14 @@ def test_shipped_templates_read_the_same_in_the_sandbox(
 def test_escaped_texts_escape_like_autoescape() -> None:
     from markupsafe import Markup, escape
 
-    texts = rendering._EscapedTexts(rendering._escape_html)
+    texts = rendering.EscapedTexts(rendering._escape_html)
     for _ in range(2):  # once escaped, once remembered
         assert texts[NASTY] == str(escape(NASTY))
         assert texts["a < b & 'c'"] == "a &lt; b &amp; &#39;c&#39;"
         assert texts[None] == ""
         assert texts[12] == "12"
         assert texts[Markup("<em>kept</em>")] == "<em>kept</em>"
-    markdown = rendering._EscapedTexts(rendering._escape_markdown_uncached)
+    markdown = rendering.EscapedTexts(rendering._escape_markdown_uncached)
     for raw in (NASTY, "- item", "-87.90%", None, 3, -5, Markup("**kept**")):
         assert markdown[raw] == escape_markdown(raw)
         assert markdown[raw] == escape_markdown(raw)
@@ -671,7 +671,7 @@ def test_escaped_texts_escape_like_autoescape() -> None:
 
 def test_escaped_texts_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rendering, "_ESCAPED_CACHE_SIZE", 10)
-    texts = rendering._EscapedTexts(rendering._escape_html)
+    texts = rendering.EscapedTexts(rendering._escape_html)
     for n in range(35):
         assert texts[f"<{n}>"] == f"&lt;{n}&gt;"
         assert len(texts) <= 10

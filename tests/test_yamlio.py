@@ -7,6 +7,7 @@ import random
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,19 @@ _MUTATIONS = [
 ]
 
 
+def _mutated(
+    rng: random.Random, text: str, mutations: Sequence[str], *, most: int, inserts: float
+) -> str:
+    """``text`` with up to ``most`` edits: a snippet of ``mutations`` inserted, or 1-3 chars cut."""
+    for _ in range(rng.randint(0, most)):
+        at = rng.randrange(len(text) + 1)
+        if rng.random() < inserts:
+            text = text[:at] + rng.choice(mutations) + text[at:]
+        else:
+            text = text[:at] + text[at + rng.randint(1, 3) :]
+    return text
+
+
 def test_fast_and_pyyaml_paths_agree_on_real_and_mutated_files() -> None:
     # A differential check: every text the fast path accepts must mean the same
     # to PyYAML. (Run with many more seeds when yaml-rs or the screen changes.)
@@ -185,12 +199,7 @@ def test_fast_and_pyyaml_paths_agree_on_real_and_mutated_files() -> None:
     for seed in range(1500):
         rng = random.Random(seed)
         text = rng.choice(corpus)
-        for _ in range(rng.randint(0, 3)):
-            at = rng.randrange(len(text) + 1)
-            if rng.random() < 0.6:
-                text = text[:at] + rng.choice(_MUTATIONS) + text[at:]
-            else:
-                text = text[:at] + text[at + rng.randint(1, 3) :]
+        text = _mutated(rng, text, _MUTATIONS, most=3, inserts=0.6)
         fast = yamlio._fast_parse(text)
         if fast is None:
             continue
@@ -343,12 +352,7 @@ def test_screen_refuses_what_one_search_per_construct_refuses() -> None:
         if rng.random() < 0.7:  # a snippet: each construct matters more in it
             at = rng.randrange(len(text))
             text = text[at : at + rng.randint(1, 400)]
-        for _ in range(rng.randint(0, 5)):
-            at = rng.randrange(len(text) + 1)
-            if rng.random() < 0.7:
-                text = text[:at] + rng.choice(_SCREEN_MUTATIONS) + text[at:]
-            else:
-                text = text[:at] + text[at + rng.randint(1, 3) :]
+        text = _mutated(rng, text, _SCREEN_MUTATIONS, most=5, inserts=0.7)
         expected = _plainly_screened_out(text)
         utf8 = text.encode("utf-8", "surrogatepass")
         assert yamlio._screened_out(text, utf8) == expected, f"seed {seed}: {text!r}"

@@ -234,13 +234,7 @@ def evaluate(checklist: CompiledChecklist, answer_file: AnswerFile) -> Evaluatio
 
     computed: dict[str, Any] = {}
     for computed_id, run, path in plan.computed:
-        try:
-            result = run(namespace)
-        except ExpressionError as exc:
-            problems.append(Problem(exc.code, exc.message, path=path))
-            result = None
-        if isinstance(result, float) and (result != result or result in _INFINITIES):
-            result = None
+        result = _computed_value(run, namespace, path, problems)
         computed[computed_id] = result
         namespace[computed_id] = result
 
@@ -594,6 +588,20 @@ def _expression_value(value: Any) -> Any:
     return value
 
 
+def _computed_value(
+    run: _Run, namespace: dict[str, Any], path: Path, problems: list[Problem]
+) -> Any:
+    """A computed value: ``None`` if its expression fails (with a problem) or is not finite."""
+    try:
+        value = run(namespace)
+    except ExpressionError as exc:
+        problems.append(Problem(exc.code, exc.message, path=path))
+        return None
+    if isinstance(value, float) and (value != value or value in _INFINITIES):
+        return None
+    return value
+
+
 def _compute_items(
     computed: tuple[tuple[str, _Run, Path], ...],
     items: list[dict[str, Any]],
@@ -607,13 +615,7 @@ def _compute_items(
     for item in items:
         namespace["item"] = item_value = _expression_value(item)
         for computed_id, run, path in computed:
-            try:
-                value = run(namespace)
-            except ExpressionError as exc:
-                problems.append(Problem(exc.code, exc.message, path=path))
-                value = None
-            if isinstance(value, float) and (value != value or value in _INFINITIES):
-                value = None
+            value = _computed_value(run, namespace, path, problems)
             item[computed_id] = value
             item_value[computed_id] = value
         # The finished item as expressions see it: as converting ``item`` now would

@@ -24,7 +24,7 @@ markers at the start of the value are neutralised, and newlines become
 ``<br>``, so a note can never add a heading, a list, a table row or raw HTML
 to the document. The plain environment of the shipped templates writes the
 same text, escaping in ``finalize`` for both formats and remembering each
-escaped text (:class:`_EscapedTexts`): labels, prompts and choice names are
+escaped text (:class:`EscapedTexts`): labels, prompts and choice names are
 escaped once per process, not once per report.
 
 Environments and compiled templates are cached per process, per
@@ -1077,13 +1077,13 @@ def _escape_html(value: Any) -> str:
 
 
 def _escape_markdown_uncached(value: Any) -> str:
-    """:func:`escape_markdown` without its own cache (for :class:`_EscapedTexts`, which has one)."""
+    """:func:`escape_markdown` without its own cache (for :class:`EscapedTexts`, which has one)."""
     if type(value) is str:
         return _escape_markdown_text(value)
     return escape_markdown(value)
 
 
-class _EscapedTexts(dict[Any, str]):
+class EscapedTexts(dict[Any, str]):
     """The shipped templates' ``finalize``: escaped text by raw text, escaped once.
 
     A report shows the same labels, prompts, choice names and amounts as the
@@ -1104,6 +1104,16 @@ class _EscapedTexts(dict[Any, str]):
     def __init__(self, escape: Callable[[Any], str]) -> None:
         super().__init__()
         self._escape = escape
+
+    def __call__(self, value: Any) -> str:
+        """Any value escaped: a plain ``str`` through the cache, anything else as it comes.
+
+        For a filter or ``finalize`` that may meet any value (``Markup``
+        passes as ``escape`` leaves it, an unhashable value is no error).
+        """
+        if type(value) is str:
+            return self[value]
+        return self._escape(value)
 
     def __missing__(self, value: Any) -> str:
         if type(value) is int:  # section numbers, counts: digits and "-" need no escaping
@@ -1252,7 +1262,7 @@ def _environment(dirs: tuple[str, ...], fmt: str) -> Environment:
     the shipped ones they fall back to) runs in Jinja's immutable sandbox.
     Undefined handling is the same in both, and so is the text out: the
     sandbox autoescapes HTML and escapes Markdown in ``finalize``; the plain
-    environment escapes both in ``finalize`` (:class:`_EscapedTexts`: each
+    environment escapes both in ``finalize`` (:class:`EscapedTexts`: each
     distinct text once, not once per report). Its HTML therefore runs without
     autoescape, which is the same text for the shipped template: it outputs
     only context values and ``join`` of them, no macros, ``{% set %}`` blocks
@@ -1273,7 +1283,7 @@ def _environment(dirs: tuple[str, ...], fmt: str) -> Environment:
         flavour = f"{env_class.__name__}|{fmt}"
     else:
         env_class = shipped_env
-        texts = _EscapedTexts(_escape_markdown_uncached if fmt == "md" else _escape_html)
+        texts = EscapedTexts(_escape_markdown_uncached if fmt == "md" else _escape_html)
         finalize = texts.__getitem__
         autoescape = False
         flavour = f"{env_class.__name__}|{fmt}|{_SHIPPED_CODE}"

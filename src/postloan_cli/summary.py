@@ -135,6 +135,7 @@ def _environment(template_dirs: Sequence[Path], *, html: bool) -> Any:
 
     from postloan_cli import resources
     from postloan_cli.cache import template_bytecode_cache
+    from postloan_cli.rendering import EscapedTexts  # loaded already where summaries render
 
     options: dict[str, Any]
     if template_dirs:
@@ -152,7 +153,9 @@ def _environment(template_dirs: Sequence[Path], *, html: bool) -> Any:
         # and each distinct text is escaped once (officers, borrowers and
         # signals repeat down the page).
         kind = Environment
-        options = {"autoescape": False, "finalize": _EscapedHtml().finalize} if html else {}
+        # (the bound method: Jinja takes an empty mapping for "no finalize")
+        finalize = EscapedTexts(_html_text).__call__
+        options = {"autoescape": False, "finalize": finalize} if html else {}
         flavour = "finalize-html" if html else "plain"
     env = kind(
         loader=FileSystemLoader(
@@ -167,46 +170,15 @@ def _environment(template_dirs: Sequence[Path], *, html: bool) -> Any:
         bytecode_cache=template_bytecode_cache(f"summary|{kind.__name__}|{flavour}"),
         **options,
     )
-    env.filters.update(md=_Memo(md_escape), url=url, label=label)
+    env.filters.update(md=EscapedTexts(md_escape), url=url, label=label)
     return env
 
 
-#: How many distinct texts an escaping cache holds (then it starts again).
-_MEMO_SIZE = 8192
+def _html_text(value: Any) -> str:
+    """What autoescape writes for ``value`` (``Markup`` as it is)."""
+    from markupsafe import escape
 
-
-class _Memo(dict[str, str]):
-    """``escape(text)`` once per distinct text (values of other types every time)."""
-
-    def __init__(self, escape: Callable[[Any], str]) -> None:
-        super().__init__()
-        self._escape = escape
-
-    def __call__(self, value: Any) -> str:
-        if type(value) is str:
-            return self[value]
-        return self._escape(value)
-
-    def __missing__(self, text: str) -> str:
-        if len(self) >= _MEMO_SIZE:
-            self.clear()
-        escaped = self[text] = self._escape(text)
-        return escaped
-
-
-class _EscapedHtml:
-    """``finalize`` of the shipped HTML template: every value HTML-escaped, as autoescape does."""
-
-    def __init__(self) -> None:
-        from markupsafe import escape
-
-        self._escape = escape
-        self._texts = _Memo(lambda value: str(escape(value)))
-
-    def finalize(self, value: Any) -> str:
-        if type(value) is str:
-            return self._texts[value]
-        return str(self._escape(value))  # markup (``|safe``) stays as it is
+    return str(escape(value))
 
 
 # --- writing ----------------------------------------------------------------------------
