@@ -627,3 +627,38 @@ def test_cli_ctrl_c_says_what_is_kept_and_a_rerun_finishes(tmp_path: Path, check
     # Every file counted as done is kept; one more may be, when Ctrl-C came
     # between filing a result and counting it.
     assert done <= unchanged <= done + 1, (done, rendered, unchanged)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "confstr") or not os.confstr("CS_GNU_LIBC_VERSION"), reason="glibc only"
+)
+def test_a_worker_keeps_freed_heap_memory_for_the_next_file() -> None:
+    # A report's large strings, freed after each file, must not be handed back to the
+    # system and faulted in again for the next one (page faults are kernel time).
+    import subprocess
+    import sys
+
+    churn = """
+import resource, sys
+from postloan_cli import batch
+if sys.argv[1] == "worker":
+    batch._init_worker(None)
+def files(first, last):
+    for i in range(first, last):  # reports ever larger: glibc's adaptive limit lags behind
+        text = "x" * (150_000 + 4096 * i)
+        data = text.encode()
+        del text, data
+files(0, 50)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+files(50, 100)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+    def faults(mode: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", churn, mode], capture_output=True, text=True, check=True
+        )
+        return int(done.stdout)
+
+    assert faults("plain") > 5000  # ~50 pages mapped, faulted and unmapped per report
+    assert faults("worker") < 1000

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path, PurePath
 
 import pytest
 
 from postloan_cli.errors import InputError
-from postloan_cli.outputs import atomic_write, inside, safe_name
+from postloan_cli.outputs import atomic_write, inside, inside_text, safe_name
+
+Locate = Callable[[Path, PurePath], Path]
 
 
 @pytest.mark.parametrize(
@@ -40,19 +43,29 @@ def test_safe_name(text: str, expected: str) -> None:
     assert safe_name(text) == expected
 
 
+def _inside_as_text(base: Path, relative: PurePath) -> Path:
+    return Path(inside_text(base, relative.as_posix()))
+
+
+#: The two ways to name a file inside the output folder: they must agree.
+LOCATE = pytest.mark.parametrize("locate", [inside, _inside_as_text], ids=["path", "text"])
+
+
+@LOCATE
 @pytest.mark.parametrize("relative", ["../escape.md", "/etc/x.md", "a/../../b.md", "..\\..\\c.md"])
-def test_inside_never_escapes(tmp_path: Path, relative: str) -> None:
+def test_inside_never_escapes(tmp_path: Path, relative: str, locate: Locate) -> None:
     base = tmp_path / "out"
-    target = inside(base, PurePath(relative))
+    target = locate(base, PurePath(relative))
     assert base.resolve() in target.parents
 
 
-def test_inside_refuses_symlink_escape(tmp_path: Path) -> None:
+@LOCATE
+def test_inside_refuses_symlink_escape(tmp_path: Path, locate: Locate) -> None:
     base = tmp_path / "out"
     base.mkdir()
     (base / "link").symlink_to(tmp_path)
     with pytest.raises(InputError):
-        inside(base, PurePath("link/x.md"))
+        locate(base, PurePath("link/x.md"))
 
 
 def test_atomic_write_replaces_and_leaves_no_temp(tmp_path: Path) -> None:
@@ -77,27 +90,49 @@ def test_atomic_write_honours_the_umask(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["folder", "new", "r.md", "r.md"]
 
 
-def test_inside_names_the_same_file_every_time(tmp_path: Path) -> None:
+@LOCATE
+def test_inside_names_the_same_file_every_time(tmp_path: Path, locate: Locate) -> None:
     out = tmp_path / "out"
     (out / "north").mkdir(parents=True)
-    first = [inside(out, PurePath(f"north/{n}.md")) for n in ("a", "b", "CON", "a")]
-    again = [inside(out, PurePath(f"north/{n}.md")) for n in ("a", "b", "CON", "a")]
+    first = [locate(out, PurePath(f"north/{n}.md")) for n in ("a", "b", "CON", "a")]
+    again = [locate(out, PurePath(f"north/{n}.md")) for n in ("a", "b", "CON", "a")]
     assert (
         first == again == [out.resolve() / "north" / n for n in ("a.md", "b.md", "_CON.md", "a.md")]
     )
-    assert inside(out, PurePath("r.md")) == out.resolve() / "r.md"
-    atomic_write(inside(out, PurePath("r.md")), "x")  # a temporary beside it, then renamed
+    assert locate(out, PurePath("r.md")) == out.resolve() / "r.md"
+    atomic_write(locate(out, PurePath("r.md")), "x")  # a temporary beside it, then renamed
     assert [p.name for p in out.iterdir() if p.is_file()] == ["r.md"]
 
 
-def test_a_link_to_a_folder_elsewhere_is_refused(tmp_path: Path) -> None:
+@LOCATE
+def test_a_link_to_a_folder_elsewhere_is_refused(tmp_path: Path, locate: Locate) -> None:
     out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
     out.mkdir()
     elsewhere.mkdir()
-    assert inside(out, PurePath("branch/r.md")) == out.resolve() / "branch" / "r.md"
+    assert locate(out, PurePath("branch/r.md")) == out.resolve() / "branch" / "r.md"
     (out / "branch").symlink_to(elsewhere)  # created after the first look
     with pytest.raises(InputError):
-        inside(out, PurePath("branch/r.md"))
+        locate(out, PurePath("branch/r.md"))
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "north/a.md",
+        "north/../../x.md",
+        "./n/./r.html",
+        "con/nul.md",
+        "日本/報告 1.md",
+        "_/x.md",
+        "r.md",
+    ],
+)
+def test_inside_text_names_the_file_inside_names(tmp_path: Path, relative: str) -> None:
+    out = tmp_path / "out"
+    (out / "north").mkdir(parents=True)
+    assert inside_text(out, relative) == str(inside(out, PurePath(relative)))
+    atomic_write(inside_text(out, relative), "x")  # folders made on the way, as text too
+    assert inside(out, PurePath(relative)).read_text() == "x"
 
 
 def _dead_pid() -> int:

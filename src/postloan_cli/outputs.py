@@ -88,6 +88,27 @@ def inside(base: Path, relative: PurePath) -> Path:
     return folder / clean.name
 
 
+def inside_text(base: Path, relative: str) -> str:
+    """:func:`inside` of a relative POSIX path given as text, as text.
+
+    The same name and the same check, for the batch worker, which writes two
+    reports per answer file: no path objects per report (parsing one costs as
+    much as the check itself once the folder is known).
+    """
+    clean = safe_relative_text(relative)
+    parent, _, name = clean.rpartition("/")
+    key = (str(base), parent)
+    folder = _CHECKED_TEXT.get(key)
+    if folder is None:
+        checked = _checked_folder(base, PurePath(parent), PurePath(relative))
+        folder = str(checked)
+        if checked.is_dir():  # see _resolved: only folders that exist are remembered
+            if len(_CHECKED_TEXT) > 4096:
+                _CHECKED_TEXT.clear()
+            _CHECKED_TEXT[key] = folder
+    return os.path.join(folder, name)
+
+
 def _checked_folder(base: Path, parent: PurePath, relative: PurePath) -> Path:
     root = _resolved(str(base))
     folder = _resolved(str(root / parent)) if parent != PurePath() else root
@@ -116,12 +137,14 @@ def _resolved(folder: str) -> Path:
 _RESOLVED: dict[str, Path] = {}
 #: The checked folder of (output folder, sanitised relative folder), as :func:`inside` found it.
 _CHECKED: dict[tuple[str, str], Path] = {}
+#: The same, as text, for :func:`inside_text`.
+_CHECKED_TEXT: dict[tuple[str, str], str] = {}
 
 
 _COUNTER = itertools.count()
 
 
-def atomic_write(path: Path, data: str | bytes, *, durable: bool = False) -> None:
+def atomic_write(path: Path | str, data: str | bytes, *, durable: bool = False) -> None:
     """Write ``data`` to ``path`` via a temporary file and a rename.
 
     ``durable`` also flushes to disk before the rename (used for answer files,
@@ -156,7 +179,7 @@ def atomic_write(path: Path, data: str | bytes, *, durable: bool = False) -> Non
         ) from None
 
 
-def create_temporary(path: Path) -> tuple[int, str]:
+def create_temporary(path: Path | str) -> tuple[int, str]:
     """A new hidden file beside ``path``, open for writing: ``(descriptor, name)``.
 
     Named by process and a counter (cheaper than ``mkstemp``'s random names;
@@ -173,8 +196,8 @@ def create_temporary(path: Path) -> tuple[int, str]:
         except FileExistsError:  # left by a killed process with our pid: next name
             continue
         except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-    raise FileExistsError(errno.EEXIST, "no free temporary name", str(path.parent))
+            os.makedirs(folder, exist_ok=True)
+    raise FileExistsError(errno.EEXIST, "no free temporary name", folder)
 
 
 _TEMPORARY = re.compile(r"\..+\.(\d+)-\d+\.tmp")

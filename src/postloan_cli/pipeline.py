@@ -13,7 +13,7 @@ from pathlib import Path, PurePath
 from postloan_cli.errors import InputError, Problem
 from postloan_cli.evaluation import Evaluation, evaluate
 from postloan_cli.loading import LoadedAnswers, load_answers
-from postloan_cli.outputs import atomic_write, inside
+from postloan_cli.outputs import atomic_write, inside_text
 
 FORMATS = ("md", "html")
 
@@ -80,9 +80,9 @@ def write_reports(
     }
     written: dict[str, Path] = {}
     for fmt, text in texts.items():
-        target = inside(output, PurePath(f"{stem}.{fmt}"))
+        target = inside_text(output, f"{stem}.{fmt}")
         atomic_write(target, text)
-        written[fmt] = target
+        written[fmt] = Path(target)
     return written
 
 
