@@ -290,14 +290,15 @@ def test_changed_template_or_checklist_rerenders(inputs: Path, checklists: Path,
     ]
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 def test_removed_input_and_new_failure_prune_reports(
-    inputs: Path, checklists: Path, tmp_path: Path
+    inputs: Path, checklists: Path, tmp_path: Path, jobs: int
 ):
     out = tmp_path / "out"
-    run_batch(inputs, out, options(checklists))
+    run_batch(inputs, out, options(checklists, jobs=jobs))
     (inputs / "south" / "deep" / "late.yaml").unlink()
     put(inputs, "north/ok-loan.yaml", "loan: [\n")
-    result = run_batch(inputs, out, options(checklists))
+    result = run_batch(inputs, out, options(checklists, jobs=jobs))
     assert not (out / "south").exists()
     assert not (out / "north" / "ok-loan.md").exists()
     assert sorted(result.pruned) == [
@@ -310,6 +311,11 @@ def test_removed_input_and_new_failure_prune_reports(
     for row in summary["inspections"]:
         for rel in row["reports"].values():
             assert (out / rel).is_file()
+    manifest = (out / MANIFEST).read_text()
+    assert "south/deep/late" not in manifest and '"stale"' not in manifest
+    again = run_batch(inputs, out, options(checklists, jobs=jobs))
+    assert (again.rendered, again.pruned) == (0, [])
+    assert sorted(f for f, _ in again.failures) == sorted(f for f, _ in result.failures)
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -660,5 +666,6 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
         )
         return int(done.stdout)
 
-    assert faults("plain") > 5000  # ~50 pages mapped, faulted and unmapped per report
-    assert faults("worker") < 1000
+    plain, worker = faults("plain"), faults("worker")
+    # glibc maps, faults in and unmaps ~50 pages per report; the worker reuses its heap
+    assert plain > 1000 and worker * 10 < plain, (plain, worker)

@@ -1460,7 +1460,12 @@ def _finish(
     result: BatchResult,
     pool: _Pool | None,
 ) -> None:
-    """Write the summary, then delete unwanted reports, then the manifest (in that order)."""
+    """Write the summary, then delete unwanted reports, then the manifest (in that order).
+
+    With nothing to delete, the manifest is written while workers write the
+    rendered summaries (this process would wait for them idle): nothing it
+    holds depends on the summary, which every run writes anew.
+    """
     from postloan_cli.summary import CSV, FILES, HTML, JSON, MARKDOWN, SummaryInfo, write_summaries
 
     info = SummaryInfo(
@@ -1480,6 +1485,8 @@ def _finish(
         signals=dict(result.signals),
     )
     store.prepare_summary()
+    unwanted = store.unwanted()
+    manifest_first = pool is not None and not unwanted
     template_dirs = tuple(options.render.template_dirs)
     files: tuple[str, ...] = FILES
     pending = []
@@ -1491,6 +1498,8 @@ def _finish(
             pending.append(pool.call(index, _write_summary_files, *args))
         files = (JSON, CSV)
     written = write_summaries(output, info, store, template_dirs=template_dirs, files=files)
+    if manifest_first:
+        write_manifest(output, settings, (_without_stale(e) for e in store.final_entries()))
     for wait in pending:
         paths, problems = wait()
         if problems:
@@ -1499,7 +1508,7 @@ def _finish(
     written.sort(key=lambda path: FILES.index(path.name))
     result.summary = written
 
-    for rel in store.unwanted():
+    for rel in unwanted:
         try:
             target = inside(output, PurePath(rel))
         except InputError:
@@ -1512,7 +1521,8 @@ def _finish(
             continue
         result.pruned.append(rel)
         _remove_empty_parents(target.parent, output)
-    write_manifest(output, settings, (_without_stale(entry) for entry in store.final_entries()))
+    if not manifest_first:
+        write_manifest(output, settings, (_without_stale(e) for e in store.final_entries()))
 
 
 def _without_stale(entry: str) -> str:
