@@ -17,6 +17,7 @@ from postloan_cli.models import (
     Money,
     MoneyQuestion,
     PercentQuestion,
+    SingleChoiceQuestion,
     YesNoQuestion,
 )
 
@@ -159,3 +160,72 @@ def test_group_items(raw: Any, expected: Any) -> None:
         except Invalid as exc:
             outcome = (exc.code, exc.message, exc.path)
         assert outcome == expected
+
+
+_RAWS: list[Any] = [
+    *(0, 1, -3, 7, 100, 101, 2.5, 99.99, 1e300, -0.0, 10**30, float("inf"), float("nan")),
+    *(True, False, None, "", "abc", " 12 ", "1,234.50", "1.234,5", "a", "b", "c", " a"),
+    *([], ["a"], {"amount": 5}, {"amount": 5, "currency": "EUR"}, {"amount": 5, "currency": "USD"}),
+    *({"amount": "x", "currency": "EUR"}, {"amount": 500, "currency": "EUR"}, dt.date(2026, 1, 1)),
+]
+
+
+def _outcome(check: Any, question: Any, raw: Any) -> Any:
+    try:
+        value = check(question, raw, PATH, "EUR")
+    except Invalid as exc:
+        return ("refused", exc.code, exc.message, exc.path)
+    if isinstance(value, Money):
+        return ("money", str(value.amount), value.currency, sorted(value.model_fields_set))
+    return ("value", type(value), value)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        MoneyQuestion(id="m", type="money", prompt="m"),
+        MoneyQuestion(id="m", type="money", prompt="m", min=Decimal(0), max=Decimal("100.5")),
+        MoneyQuestion(id="m", type="money", prompt="m", currency="USD", min=Decimal(-1)),
+        SingleChoiceQuestion.model_validate(
+            {
+                "id": "c",
+                "type": "single_choice",
+                "prompt": "c",
+                "choices": [{"id": "a", "label": "A"}, {"id": "b", "label": "B"}],
+            }
+        ),
+    ],
+    ids=["money", "money-bounds", "money-usd", "single-choice"],
+)
+def test_a_questions_own_checker_reads_every_value_as_coerce_does(question: Any) -> None:
+    # checker() inlines the common cases for speed; what it makes of a value,
+    # or the problem it names, must be what coerce() gives.
+    check = checker(question)
+    for raw in _RAWS:
+        assert _outcome(check, question, raw) == _outcome(coerce, question, raw), raw
+
+
+def test_a_refused_field_of_a_group_is_named_at_its_own_path() -> None:
+    group = GroupQuestion.model_validate(
+        {
+            "id": "g",
+            "type": "group",
+            "prompt": "g",
+            "fields": [{"id": "value", "type": "money", "prompt": "v", "max": 10}],
+        }
+    )
+    for raw, expected in [
+        ([{"value": 5}, {"value": 11}], ("item 2, 'value': 11 is above the maximum 10", 1, ())),
+        (
+            [{"value": {"amount": 5, "currency": "USD"}}],
+            ("item 1, 'value': currency USD differs from EUR", 0, ("currency",)),
+        ),
+    ]:
+        message, index, rest = expected
+        for check in (coerce, checker(group)):
+            with pytest.raises(Invalid) as info:
+                check(group, raw, PATH, "EUR")
+            assert (info.value.message, info.value.path) == (
+                message,
+                (*PATH, index, "value", *rest),
+            )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import random
 import re
 import subprocess
@@ -97,6 +98,91 @@ def test_missing_file_and_folder(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         yamlio.load(tmp_path)
     assert info.value.problems[0].code == "PL100"
+
+
+def _read(path: Path, max_bytes: int) -> bytes | tuple[str, str]:
+    try:
+        return yamlio.read_bytes(path, max_bytes=max_bytes, display="f")
+    except InputError as exc:
+        (problem,) = exc.problems
+        return problem.code, problem.message
+
+
+def test_read_bytes_reads_a_file_whole_as_it_is_up_to_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "f.yaml"
+    for content in (b"", b"a", b"a: 1\r\nb: caf\xc3\xa9\r\n", b"\xef\xbb\xbfa: 1\n", b"x" * 100):
+        path.write_bytes(content)
+        assert _read(path, 100) == content
+        link = tmp_path / "link.yaml"
+        link.unlink(missing_ok=True)
+        link.symlink_to(path)
+        assert _read(link, 100) == content
+    path.write_bytes(b"x" * 101)
+    assert _read(path, 100) == ("PL101", "file is 101 bytes; the limit is 100 bytes")
+
+
+@pytest.mark.parametrize("size", [20, 100, 101, 300])
+def test_read_bytes_never_cuts_a_file_that_grew_after_its_size_was_read(
+    size: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The file is read whole as long as it is within the limit, then refused.
+    path = tmp_path / "f.yaml"
+    path.write_bytes(b"x" * size)
+    real_fstat = os.fstat
+
+    def stale_fstat(fd: int) -> os.stat_result:  # the size before the file grew
+        stat = real_fstat(fd)
+        return os.stat_result((stat.st_mode, *stat[1:6], 10, *stat[7:10]))
+
+    monkeypatch.setattr(os, "fstat", stale_fstat)
+    expected = b"x" * size if size <= 100 else ("PL101", "file is larger than 100 bytes")
+    assert _read(path, 100) == expected
+
+
+def test_read_bytes_names_what_it_cannot_read(tmp_path: Path) -> None:
+    assert _read(tmp_path / "nope.yaml", 100) == ("PL100", "no such file")
+    assert _read(tmp_path, 10**9) == ("PL100", "is a folder, not a file")
+    (tmp_path / "file").write_text("a: 1\n")
+    assert _read(tmp_path / "file" / "x.yaml", 100) == ("PL100", "cannot be read: Not a directory")
+
+
+def _decoded_as_before(raw: bytes) -> str | tuple[int, int, str]:
+    """What decoding was first written as: the ``utf-8-sig`` codec, columns after the BOM."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        bom = 3 if raw.startswith(b"\xef\xbb\xbf") else 0
+        start = exc.start + bom
+        before = raw[:start]
+        line = before.count(b"\n") + 1
+        column = start - (before.rfind(b"\n") + 1) + 1 - (bom if line == 1 else 0)
+        return line, column, f"is not UTF-8 text (byte 0x{raw[start]:02x}); save it as UTF-8"
+
+
+def test_decoding_gives_the_text_or_the_bad_byte_as_the_utf8_sig_codec_does() -> None:
+    rng = random.Random(3)
+    pieces = [
+        b"a",
+        b"\n",
+        b": ",
+        "é中€😀".encode(),
+        b"\xef\xbb\xbf",
+        b"\xff",
+        b"\xc3",
+        b"\xe2\x82",
+        b"\xed\xa0\x80",
+    ]
+    for _ in range(3000):
+        raw = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 12)))
+        expected = _decoded_as_before(raw)
+        try:
+            outcome: str | tuple[int, int, str] = yamlio.decode(raw, "f")
+        except InputError as exc:
+            (problem,) = exc.problems
+            assert (problem.code, problem.file) == ("PL102", "f")
+            assert problem.line is not None and problem.column is not None
+            outcome = (problem.line, problem.column, problem.message)
+        assert outcome == expected, raw
 
 
 def test_locate_walks_keys_and_indexes() -> None:
@@ -238,10 +324,16 @@ def test_fast_and_pyyaml_paths_agree_on_real_and_mutated_files() -> None:
         "a: x\u2028y\n",  # a line break in YAML 1.1 only
         "a: x\ud800y\n",  # a lone surrogate (a str made in Python, never read from a file)
         "a:\n" + " " * 100 + "b: 1\n",  # deep indentation
+        "a:\n  b:\n" + " " * 130 + "c: 1\n",
     ],
 )
 def test_constructs_read_differently_go_to_pyyaml(text: str) -> None:
     assert yamlio._fast_parse(text) is None
+
+
+def test_indentation_short_of_the_limit_takes_the_fast_path() -> None:
+    text = "a:\n" + " " * 99 + "b: 1\nc: '" + " " * 120 + "'\n"
+    assert yamlio._fast_parse(text) == {"a": {"b": 1}, "c": " " * 120}
 
 
 def test_deep_nesting_never_crashes_the_process() -> None:
@@ -340,6 +432,7 @@ _SCREEN_MUTATIONS = [
     *("\n%", "\n---", "\n...", "\n" + " " * 100, "0x1_", "+0x", "-0o", "0B", ".NaN"),
     *("- - ", "-  ? ", " : ", "\u3000:", "\u3000!", "\u3000&x", "\u3000*x", "\u3000?", "_1"),
     *("[a, b]", "{a: 1}", "&a", "*a", "!a", "?a", " ?\n", "\ud800"),
+    *(" " * 64, "\n" + " " * 99, "\n" + " " * 100 + "x", " " * 130, "._", "5_", "_.", "\n%x"),
 ]
 
 

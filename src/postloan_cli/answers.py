@@ -105,10 +105,9 @@ def split_answer(entry: Any, path: Path) -> tuple[GivenAnswer | None, Problem | 
     if cls in _BARE:
         return _given(entry, None, (), path, path), None
     if cls is dict and entry and entry.keys() <= _ANSWER_KEYS:
-        plain = _plain_answer(entry)
-        if plain is not None:
-            # What Answer would hold, read without building it (a hundred times per file).
-            return _given(*plain, path, (*path, "value")), None
+        given = _plain_answer(entry, path)
+        if given is not None:
+            return given, None
     if isinstance(entry, Mapping) and entry and set(entry) <= _ANSWER_KEYS:
         try:
             answer = Answer.model_validate(entry)
@@ -129,24 +128,28 @@ def split_answer(entry: Any, path: Path) -> tuple[GivenAnswer | None, Problem | 
 _BARE = frozenset({str, int, float, bool, type(None), list, dt.date, dt.datetime})
 
 
-def _plain_answer(entry: Mapping[Any, Any]) -> tuple[Any, str | None, tuple[str, ...]] | None:
-    """``(value, note, evidence)`` of a long-form answer :class:`Answer` takes as it is.
+def _plain_answer(entry: Mapping[Any, Any], path: Path) -> GivenAnswer | None:
+    """The long-form answer ``entry`` at ``path``, if :class:`Answer` takes it as it is.
 
-    ``None`` for anything else (a note that is not text, evidence that is not a
-    list of texts): :class:`Answer` then converts it or says what is wrong.
+    What Answer would hold, read without building it (a hundred times per
+    file). ``None`` for anything else (a note that is not text, evidence that
+    is not a list of texts): :class:`Answer` then converts it or says what is
+    wrong.
     """
     note = entry.get("note")
     if note is not None and note.__class__ is not str:
         return None
     evidence = entry.get("evidence", _NO_EVIDENCE)
     if evidence is _NO_EVIDENCE:
-        return entry.get("value"), note, ()
-    if evidence.__class__ is not list:
+        evidence = ()
+    elif evidence.__class__ is list:
+        for reference in evidence:
+            if reference.__class__ is not str:
+                return None
+        evidence = tuple(evidence)
+    else:
         return None
-    for reference in evidence:
-        if reference.__class__ is not str:
-            return None
-    return entry.get("value"), note, tuple(evidence)
+    return _given(entry.get("value"), note, evidence, path, (*path, "value"))
 
 
 _NO_EVIDENCE: Any = object()
@@ -175,8 +178,51 @@ def checker(question: AnyQuestion) -> Checker:
             _group, checks=_field_checks(question), known=frozenset(f.id for f in question.fields)
         )
     if isinstance(question, SingleChoiceQuestion):
-        return functools.partial(_single_choice, ids=frozenset(c.id for c in question.choices))
+        return _single_choice_checker(question)
+    if isinstance(question, MoneyQuestion):
+        return _money_checker(question)
     return _handler(question.__class__)
+
+
+def _single_choice_checker(question: SingleChoiceQuestion) -> Checker:
+    """:func:`_single_choice` for ``question``: one look in a set of its option ids."""
+    ids = frozenset(c.id for c in question.choices)
+
+    def check(question: SingleChoiceQuestion, raw: Any, path: Path, currency: str) -> str:
+        if raw.__class__ is str and raw in ids:
+            text: str = raw
+            return text
+        return _single_choice(question, raw, path, currency)  # refused, or a str subclass
+
+    return check
+
+
+def _money_checker(question: MoneyQuestion) -> Checker:
+    """:func:`_money` for ``question``, with the common case (a plain YAML number) inlined.
+
+    Money is a third of the answers, most of them inside groups: the call to
+    :func:`_number` and :func:`_bounds` and the question's attributes read for
+    each cost as much as making the :class:`Money` itself. Anything but an
+    int or float in bounds goes to :func:`_money`, which says what is wrong.
+    """
+    fixed, low, high = question.currency, question.min, question.max
+
+    def check(question: MoneyQuestion, raw: Any, path: Path, currency: str) -> Money:
+        cls = raw.__class__
+        if cls is float or cls is int:  # what _number reads as repr(raw); bool is neither
+            amount = Decimal(repr(raw))
+            if (
+                amount.is_finite()
+                and (low is None or not amount < low)
+                and (high is None or not amount > high)
+            ):
+                money: Money = Money.__pydantic_validator__.validate_python(
+                    {"amount": amount, "currency": fixed or currency}
+                )
+                return money
+        return _money(question, raw, path, currency)
+
+    return check
 
 
 def _field_checks(question: GroupQuestion) -> list[tuple[str, ScalarQuestionType, Checker, bool]]:
@@ -267,23 +313,14 @@ def _unhandled(question: Any, raw: Any, path: Path, currency: str) -> Any:
 
 def _yes_no(question: YesNoQuestion, raw: Any, path: Path, currency: str) -> bool:
     if raw.__class__ is bool:  # bool has no subclasses
-        return bool(raw)
+        return raw is True
     if isinstance(raw, str) and raw.strip().lower() in _YES_OR_NO:
         return raw.strip().lower() in _YES
     raise Invalid("PL305", f"expected yes or no (true/false), found {_describe(raw)}", path)
 
 
-def _single_choice(
-    question: SingleChoiceQuestion,
-    raw: Any,
-    path: Path,
-    currency: str,
-    ids: frozenset[str] | None = None,
-) -> str:
-    if ids is not None and raw.__class__ is str:
-        if raw in ids:
-            return raw
-    elif isinstance(raw, str):
+def _single_choice(question: SingleChoiceQuestion, raw: Any, path: Path, currency: str) -> str:
+    if isinstance(raw, str):
         for choice in question.choices:
             if choice.id == raw:
                 return raw
@@ -449,13 +486,30 @@ def _group(
                 item[fid] = None
                 continue
             try:
-                item[fid] = check(field_q, value, (*item_path, fid), currency)
-            except Invalid as exc:
-                raise Invalid(
-                    exc.code, f"item {index + 1}, '{fid}': {exc.message}", exc.path
-                ) from None
+                # The field's own path is only read when the value is refused:
+                # it is built then (a check gives the same result for any path).
+                item[fid] = check(field_q, value, item_path, currency)
+            except Invalid:
+                _refuse_field(check, field_q, value, (*item_path, fid), currency, index, fid)
         items.append(item)
     return items
+
+
+def _refuse_field(
+    check: Checker,
+    field_q: ScalarQuestionType,
+    value: Any,
+    field_path: Path,
+    currency: str,
+    index: int,
+    fid: str,
+) -> None:
+    """Raise what ``check`` refuses ``value`` with, at ``field_path`` and naming the item."""
+    try:
+        check(field_q, value, field_path, currency)
+    except Invalid as exc:
+        raise Invalid(exc.code, f"item {index + 1}, '{fid}': {exc.message}", exc.path) from None
+    raise AssertionError(f"{fid}: a check refused a value once only")  # pragma: no cover
 
 
 def _unknown_field(

@@ -75,9 +75,13 @@ def _message(error: Any) -> str:
 
 def _validate(doc: yamlio.Document, model: type[M], code: str) -> M:
     try:
-        return model.model_validate(doc.data)
+        # What ``model.model_validate`` does, without its Python layer (its
+        # options checks and keyword arguments): an answer file is validated
+        # per file in a batch.
+        validated: M = model.__pydantic_validator__.validate_python(doc.data)
     except ValidationError as exc:
         raise InputError(validation_problems(exc, code, doc)) from None
+    return validated
 
 
 def read_checklist(path: Path, display: str | None = None) -> tuple[yamlio.Document, Checklist]:

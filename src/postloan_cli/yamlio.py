@@ -38,6 +38,7 @@ from codecs import BOM_UTF8
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from types import SimpleNamespace
 from typing import Any
 
@@ -101,11 +102,12 @@ _NOT_RARE = bytes(sorted(set(range(256)) - set(_RARE)))
 _NOT_FOR_FAST_PATH = tuple(
     re.compile(pattern)
     for pattern in (
-        # at the start of a line: a directive, document markers, deep indentation
-        r"\n(?:%|(?:---|\.\.\.)(?=\s|$)| {100})",
+        # at the start of a line: a directive, document markers (deep indentation: below)
+        r"\n(?:%|---(?=\s|$)|\.\.\.(?=\s|$))",
         r"-(?<![^\s]-)[ \t]+[-:?](?=\s|$)",  # chained indicators: - - x, - ? x, - : x
         r":(?<![^\s]:)(?=\s|$)",  # an empty key (also : - x, : : x)
-        r"_(?:(?<=[0-9.]_)|(?=[0-9.]))",  # 1_000, ._5: a number to yaml-rs only
+        # 1_000, ._5: a number to yaml-rs only (the character after first: cheaper)
+        r"_(?:[0-9.]|(?<=[0-9.]_))",
         # 0x1_F, 0X1F, 0b101, +0x1F: likewise (the lookahead skips most zeros at once)
         r"0(?=[xXOBbo])(?:[xX][0-9a-fA-F]*_|[XOBb]|(?<=[-+]0)[xo])",
         r"\.(?:[iI][nN][fF]|[nN][aA][nN])",  # .inf and .nan in any spelling
@@ -113,6 +115,13 @@ _NOT_FOR_FAST_PATH = tuple(
 )
 #: The same constructs at the very start of the file.
 _NOT_FOR_FAST_PATH_AT_START = ("%", "---", "...", " " * 100)
+#: Deep indentation: a line indented by 100 spaces or more. Searched for only
+#: if a run of 64 spaces occurs: a search for 64 characters skips ahead many
+#: characters at a time, while the line breaks that start the longer one
+#: occur hundreds of times in a file (as one more branch of the first pattern
+#: above, it cost each of them a look at the line's indentation).
+_DEEP_INDENT_HINT = " " * 64
+_DEEP_INDENT = "\n" + " " * 100
 #: Beyond those patterns, a file goes to PyYAML if it has a bracket outside
 #: a simple one-line flow collection. Flow collections were the main source of
 #: differences (continuation lines, ``?``, ``:`` and brackets inside them),
@@ -170,6 +179,8 @@ def _screened_out(text: str, utf8: bytes) -> bool:
     for refused in _REFUSED_CHARS:
         if refused in text:
             return True
+    if _DEEP_INDENT_HINT in text and _DEEP_INDENT in text:
+        return True
     return any(pattern.search(text) for pattern in _NOT_FOR_FAST_PATH)
 
 
@@ -387,7 +398,62 @@ def read_text(path: Path, *, max_bytes: int = MAX_BYTES, display: str | None = N
 
 def read_bytes(path: Path, *, max_bytes: int = MAX_BYTES, display: str | None = None) -> bytes:
     """Read a user's file, refusing what is too large (before reading it) or unreadable."""
-    name = display or str(path)
+    try:
+        raw = _read_regular(path, max_bytes)
+    except OSError:
+        raw = None  # a problem to name: the plain way below names it
+    if raw is None:
+        raw = _read_plainly(path, max_bytes, display or str(path))
+    if len(raw) > max_bytes:  # grew while we looked
+        name = display or str(path)
+        raise InputError([Problem("PL101", f"file is larger than {max_bytes:,} bytes", name)])
+    return raw
+
+
+#: How :func:`_read_regular` opens a file: as it is (``O_BINARY``: no newline
+#: translation on Windows), and without waiting for a writer if it is a named
+#: pipe (``O_NONBLOCK``, which regular files ignore): anything but a regular
+#: file is left to :func:`_read_plainly`, which opens it the way it always did.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+#: The most :func:`_read_regular` asks for past a file's size (``os.read``
+#: allocates what it is asked for before it reads).
+_READ_CHUNK = 64 * 1024
+
+
+def _read_regular(path: Path, max_bytes: int) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file of at most ``max_bytes`` bytes.
+
+    ``None`` for anything else (too large, a folder, a pipe), which
+    :func:`_read_plainly` then reads or refuses with the problem it names. A
+    file that grows while read gives at most ``max_bytes + 1`` bytes.
+
+    Every answer file of a batch is read here, so with the fewest system
+    calls: ``open``, ``fstat``, two ``read`` and ``close``. ``Path.stat`` and
+    then ``Path.read_bytes`` made twice as many (a ``stat`` of the path, then
+    an ``fstat``, an ``isatty`` check, two ``lseek`` and another ``fstat`` in
+    ``open``) and built a buffered file object.
+    """
+    fd = os.open(path, _READ_FLAGS)
+    try:
+        stat = os.fstat(fd)
+        if stat.st_size > max_bytes or not S_ISREG(stat.st_mode):
+            return None
+        # One byte more than the size: a file that grew shows it at once. Then
+        # on to the end (one more read, empty unless it grew), never reading
+        # past ``max_bytes + 1``.
+        raw = os.read(fd, stat.st_size + 1)
+        while len(raw) <= max_bytes:
+            more = os.read(fd, min(max_bytes + 1 - len(raw), _READ_CHUNK))
+            if not more:
+                break
+            raw += more
+        return raw
+    finally:
+        os.close(fd)
+
+
+def _read_plainly(path: Path, max_bytes: int, name: str) -> bytes:
+    """Read ``path`` the plain way, naming what is wrong (too large, missing, unreadable)."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -409,18 +475,25 @@ def read_bytes(path: Path, *, max_bytes: int = MAX_BYTES, display: str | None = 
         raise InputError([Problem("PL100", "no such file", name)]) from None
     except OSError as exc:
         raise InputError([Problem("PL100", f"cannot be read: {exc.strerror}", name)]) from None
-    if len(raw) > max_bytes:  # grew while we looked
-        raise InputError([Problem("PL101", f"file is larger than {max_bytes:,} bytes", name)])
     return raw
 
 
 def decode(raw: bytes, name: str) -> str:
     """Decode UTF-8 (a BOM is allowed), naming the line and column of a bad byte."""
+    bom = len(BOM_UTF8) if raw.startswith(BOM_UTF8) else 0
+    return _decode(raw[bom:] if bom else raw, raw, bom, name)
+
+
+def _decode(utf8: bytes, raw: bytes, bom: int, name: str) -> str:
+    """:func:`decode` of ``raw``, given ``utf8``: ``raw`` without its BOM of ``bom`` bytes.
+
+    The BOM is cut here and the rest decoded as UTF-8: what the ``utf-8-sig``
+    codec does, without its Python-level decode function.
+    """
     try:
-        text = raw.decode("utf-8-sig")
+        return utf8.decode()
     except UnicodeDecodeError as exc:
-        # utf-8-sig counts from after the BOM; the BOM itself is no column
-        bom = len(BOM_UTF8) if raw.startswith(BOM_UTF8) else 0
+        # counted from after the BOM; the BOM itself is no column
         start = exc.start + bom
         before = raw[:start]
         line = before.count(b"\n") + 1
@@ -436,7 +509,6 @@ def decode(raw: bytes, name: str) -> str:
                 )
             ]
         ) from None
-    return text
 
 
 def parse(text: str, name: str, *, utf8: bytes | None = None) -> Any:
@@ -532,9 +604,10 @@ def load(
     name = display or str(path)
     if raw is None:
         raw = read_bytes(path, max_bytes=max_bytes, display=name)
-    text = decode(raw, name)
-    # The text's bytes, for the screen and yaml-rs: decode() drops a BOM too.
-    utf8 = raw[len(BOM_UTF8) :] if raw.startswith(BOM_UTF8) else raw
+    # The text's bytes, for the screen and yaml-rs: without the BOM, like the text.
+    bom = len(BOM_UTF8) if raw.startswith(BOM_UTF8) else 0
+    utf8 = raw[bom:] if bom else raw
+    text = _decode(utf8, raw, bom, name)
     return Document(name, text, parse(text, name, utf8=utf8))
 
 
