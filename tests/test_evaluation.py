@@ -348,3 +348,89 @@ def test_evaluating_does_not_keep_a_checklist_alive() -> None:
     del checklist
     gc.collect()
     assert gone() is None
+
+
+@pytest.mark.parametrize(
+    "path", [CORE / "answers" / "good.yaml", *sorted(EXAMPLES.glob("*.yaml"))], ids=lambda p: p.name
+)
+def test_thresholds_as_constants_and_shared_calls_change_nothing(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An evaluation is the same with its plan's bindings as with none at all."""
+    from postloan_cli import evaluation
+    from postloan_cli.expressions import Bindings
+
+    loaded = load_answers(path, CHECKLISTS)
+    bound = evaluate(loaded.checklist, loaded.answers)
+    assert evaluation._plan_of(loaded.checklist).bindings.constants
+    with monkeypatch.context() as patch:
+        patch.setattr(evaluation, "_PLANS", {})
+        patch.setattr(evaluation, "_bindings", lambda _: Bindings())
+        plain = evaluate(loaded.checklist, loaded.answers)
+    for name in ("values", "given", "asked", "computed", "signals", "suggested", "problems"):
+        assert getattr(bound, name) == getattr(plain, name), name
+
+
+def test_real_checklist_sorts_the_statements_once_per_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``latest(financial_statements, 'period_end')``, in every ratio, is computed once."""
+    from postloan_cli import evaluation, expressions
+
+    loaded = load_answers(sorted(EXAMPLES.glob("*.yaml"))[0])
+    shared = evaluation._plan_of(loaded.checklist).bindings.shared
+    assert any("'latest', (('name', 'financial_statements')" in text for text in shared)
+    sorts: list[object] = []
+    sorted_by = expressions._sorted_by
+    monkeypatch.setattr(
+        expressions, "_sorted_by", lambda *args: sorts.append(args) or sorted_by(*args)
+    )
+    ev = evaluate(loaded.checklist, loaded.answers)
+    assert ev.computed["latest_current_ratio"] is not None
+    # latest and previous of the statements, previous of those of the same length.
+    assert len(sorts) == 3
+
+
+def test_calls_reading_computed_values_are_not_shared(tmp_path: Path) -> None:
+    """A computed value changes after the shared calls are made: calls reading it run as before."""
+    text = (CORE / "checklists" / "mini" / "1.0.0.yaml").read_text()
+    rule = "      - id: per_period\n"
+    extra = "".join(
+        f"      - {{id: change_{n}, when: 'pct_change(latest_current_ratio, 0.5) < {n}',"
+        f" severity: watch, signal: changed {n}}}\n"
+        for n in (0, 1)
+    )
+    changed = text.replace(rule, extra + rule)
+    assert changed != text
+    (tmp_path / "mini").mkdir()
+    (tmp_path / "mini" / "1.0.0.yaml").write_text(changed)
+    loaded = load_answers(CORE / "answers" / "good.yaml", [tmp_path])
+    ev = evaluate(loaded.checklist, loaded.answers)
+    # latest_current_ratio is 0.4: a change of -20 % from 0.5.
+    assert {s.rule_id for s in ev.signals} >= {"change_0", "change_1"}
+
+
+def test_a_question_named_threshold_is_read_as_its_answer(tmp_path: Path) -> None:
+    """Its answer takes the name's place in expressions: the thresholds are not constants then."""
+    from postloan_cli import evaluation
+
+    text = (CORE / "checklists" / "mini" / "1.0.0.yaml").read_text()
+    question = "      - id: funds_as_contracted\n"
+    changed = text.replace(
+        question,
+        "      - {id: threshold, type: yes_no, prompt: Named so, required: false}\n" + question,
+    )
+    assert changed != text
+    (tmp_path / "mini").mkdir()
+    (tmp_path / "mini" / "1.0.0.yaml").write_text(changed)
+    answers = tmp_path / "a.yaml"
+    answers.write_text(GOOD.replace("  use_of_funds:\n", "  use_of_funds:\n    threshold: true\n"))
+    loaded = load_answers(answers, [tmp_path])
+    ev = evaluate(loaded.checklist, loaded.answers)
+    assert ev.values["threshold"] is True
+    assert evaluation._plan_of(loaded.checklist).bindings.constants == {}
+    # ``true.overdue_substandard_days`` is undefined: the rule cannot fire on 120 days.
+    fired = {s.rule_id for s in ev.signals}
+    assert "overdue_90" not in fired
+    assert "low_cr" not in fired
+    assert "overdue_90" in {s.rule_id for s in _evaluate(CORE / "answers" / "good.yaml").signals}

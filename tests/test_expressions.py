@@ -408,3 +408,195 @@ def test_jinja_fallback_bounds_repetition_too() -> None:
     with pytest.raises(ExpressionError) as info:
         expr.evaluate({})
     assert info.value.code == "PL203"
+
+
+#: Forms :attr:`Expression.runner` runs in one closure, each with inputs that
+#: make it fail, be none or be undefined.
+RUNNER_FORMS = [
+    "x == 'a'",
+    "x > 'a'",
+    "n > 3",
+    "n >= m",
+    "n < rec.b",
+    "rec.b <= 1",
+    "rec.b > 0",
+    "rec.nope > 0",
+    "rec.items == 1",
+    "nope == 1",
+    "nope > 1",
+    "n - m",
+    "m / n",
+    "n // m",
+    "d2 - d1",
+    "rec.b - n",
+    "x - 1",
+    "1 - n",
+    "rec.items - 1",
+    "nope.x - 1",
+    "x.y / 2",
+    "100 * rec.b / n",
+    "n * 2 - rec.c",
+    "3 - n",
+    "x == rec.nope",
+    "x != nope",
+    "rec.b == rec.c",
+    "nope.x == rec.b",
+    "n == 3 or x == 'a'",
+    "n > 3 and x == 'a'",
+    "n > 3 or nope",
+    "rec.b > 0 or x == 'a'",
+    "rec.nope == 1 and n > 1",
+    "x == 'b' or rec.pop == 1",
+    "x == 'a' and rec.pop == 1",
+    "nope.x == 1 or n >= 1",
+    "n == 5 and x.y == 1",
+    "rec.b < 1 and rec.c == none",
+    "x > 1 or n < 1",
+    "x in ['a', 'b']",
+    "x not in [y, 'b']",
+    "latest(lst, 'v').k",
+    "n",
+    "nope",
+    "1 if n else 2",
+    "n if m",
+]
+
+
+@pytest.mark.parametrize("source", TRICKY + RUNNER_FORMS)
+def test_runner_does_what_evaluate_does(source: str) -> None:
+    """``Expression.runner`` (one closure for the usual forms) gives what ``evaluate`` gives."""
+    for expr in (compile_expression(source), expressions.compile_with_jinja(source)):
+        for namespace in [*TRICKY_NAMESPACES, {**NS, "n": None, "m": 2, "x": None}]:
+            full = {**expressions.base_namespace(), **namespace}
+            assert _outcome_of(expr.runner, full) == _outcome(expr, namespace), namespace
+
+
+def _outcome_of(run: expressions.Runner, namespace: dict[str, object]) -> tuple[object, ...]:
+    try:
+        result = run(namespace)
+    except ExpressionError as exc:
+        return ("refused", exc.code)
+    except Exception as exc:
+        return ("raised", type(exc).__name__)
+    return ("ok", type(result).__name__, repr(result))
+
+
+def test_runner_keeps_the_sandbox() -> None:
+    namespace = {**expressions.base_namespace(), **NS}
+    with pytest.raises(ExpressionError) as info:
+        compile_expression("rec.pop == 1").runner(namespace)
+    assert info.value.code == "PL203"
+    with pytest.raises(ExpressionError) as info:
+        compile_expression("rec.pop or 1").runner(namespace)
+    assert info.value.code == "PL203"
+
+
+THRESHOLDS = {"limit": 70.0, "drop": 10.0, "items": 3.0, "flag": True}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "n > threshold.limit",
+        "n <= -threshold.drop",
+        "threshold.limit",
+        "-threshold.drop * 2",
+        "threshold.items",
+        "threshold.nope",
+        "threshold.flag == true",
+        "-threshold.flag",
+        "threshold['limit'] > n",
+        "[threshold.limit, threshold.drop] | max",
+        "lst | selectattr('v', 'gt', threshold.limit) | list",
+        "latest(lst, 'v').v > threshold.limit",
+        "x if threshold.limit > 3 else y",
+    ],
+)
+def test_thresholds_read_as_constants_give_what_evaluate_gives(source: str) -> None:
+    bindings = expressions.bind([], {"threshold": THRESHOLDS}, frozenset())
+    expr = compile_expression(source)
+    for namespace in TRICKY_NAMESPACES:
+        full = {**expressions.base_namespace(), **namespace, "threshold": THRESHOLDS}
+        expected = _outcome(expr, {**namespace, "threshold": THRESHOLDS})
+        assert _outcome_of(bindings.runner(expr), full) == expected, namespace
+
+
+def test_entries_a_dict_answers_as_attributes_are_not_constants() -> None:
+    bindings = expressions.bind([], {"threshold": THRESHOLDS}, frozenset())
+    namespace = {**expressions.base_namespace(), "threshold": THRESHOLDS}
+    # ``threshold.items`` is the dict's own method in the sandbox, not the entry.
+    assert bindings.runner(compile_expression("threshold.items"))(namespace) is not None
+    assert bindings.runner(compile_expression("threshold.items == 3"))(namespace) is False
+    assert bindings.runner(compile_expression("threshold.limit == 70"))(namespace) is True
+
+
+SHARING = [
+    "latest(lst, 'v').k",
+    "latest(lst, 'v').v > 1",
+    "previous(lst, 'v').k == 'p'",
+    "pct_change(latest(lst, 'v').v, previous(lst, 'v').v)",
+    "previous(lst, 'v')",
+    "latest(item, 'v')",
+    "latest(item, 'v').k",
+    "latest(c, 'v')",
+    "latest(c, 'v').k",
+    "latest(lst, 'v') is none",
+    "latest(lst, 'v') | list",
+]
+
+
+def test_shared_calls_give_what_each_expression_computes() -> None:
+    exprs = [compile_expression(source) for source in SHARING]
+    bindings = expressions.bind(exprs, {}, frozenset({"item", "c"}))
+    # Calls made more than once, reading nothing that changes: computed once per namespace.
+    assert sorted(bindings.shared) == sorted(
+        [
+            repr(("call", "latest", (("name", "lst"), ("const", "v")), ())),
+            repr(("call", "previous", (("name", "lst"), ("const", "v")), ())),
+        ]
+    )
+    lists = [
+        NS["lst"],
+        [],
+        None,
+        [{"v": 1, "k": "p"}, {"v": "a", "k": "q"}],  # cannot be sorted: each call fails
+        [{"v": None}, 3],
+        "not a list",
+    ]
+    for lst in lists:
+        namespace = {**expressions.base_namespace(), **NS, "lst": lst, "item": lst, "c": lst}
+        expected = [_outcome(expr, namespace) for expr in exprs]
+        bindings.share(namespace)
+        assert [_outcome_of(bindings.runner(expr), namespace) for expr in exprs] == expected
+        # Run before the shared values are there, each computes them itself.
+        early = {**expressions.base_namespace(), **NS, "lst": lst, "item": lst, "c": lst}
+        assert [_outcome_of(bindings.runner(expr), early) for expr in exprs] == expected
+        assert [
+            _outcome_of(bindings.runner(expr, shared=False), namespace) for expr in exprs
+        ] == expected
+
+
+def test_only_plain_shared_values_are_kept() -> None:
+    # A call that gives an iterator (what a name holding another callable may)
+    # is not shared: each expression gets its own, as before.
+    exprs = [compile_expression("latest(lst, 'v') | list")] * 2
+    bindings = expressions.bind(exprs, {}, frozenset())
+    assert bindings.shared
+    namespace = {**expressions.base_namespace(), **NS, "latest": lambda *_: iter([1, 2])}
+    bindings.share(namespace)
+    assert [bindings.runner(expr)(namespace) for expr in exprs] == [[1, 2], [1, 2]]
+
+
+def test_calls_of_a_changing_name_are_not_shared() -> None:
+    exprs = [compile_expression("latest(lst, 'v')")] * 2
+    assert expressions.bind(exprs, {}, frozenset({"latest"})).shared == {}
+    assert expressions.bind(exprs, {}, frozenset({"lst"})).shared == {}
+    assert expressions.bind(exprs, {}, frozenset()).shared
+
+
+def test_shared_nodes_from_a_cache_are_not_built() -> None:
+    # Only Bindings make shared nodes; one naming anything else is refused.
+    call = ("call", "latest", (("name", "lst"), ("const", "v")), ())
+    for plan in [("shared", "lst", call), ("shared", 3, call), ("shared", "(shared 0)", ("x",))]:
+        assert expressions._runner(plan) is None
+    assert expressions._runner(("shared", "(shared 0)", call)) is not None

@@ -9,6 +9,8 @@ classification and the list of required actions and escalations.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 from postloan_cli.answers import Checker, GivenAnswer, Invalid, split_answer
 from postloan_cli.compiled import CompiledChecklist, Path, RulePlan, loan_namespace
 from postloan_cli.errors import Problem
-from postloan_cli.expressions import ExpressionError, base_namespace
+from postloan_cli.expressions import Bindings, ExpressionError, base_namespace, bind
 from postloan_cli.models import (
     AnswerFile,
     AnyQuestion,
@@ -188,82 +190,99 @@ def evaluate(checklist: CompiledChecklist, answer_file: AnswerFile) -> Evaluatio
     asked: dict[str, bool] = {}
     # The items of each group as expressions see them, for the rules run per item.
     group_items: dict[str, list[Any]] = {}
-    for qid, question, condition, path, check, items_computed, required, section_id in plan.steps:
+    given_get = given.get
+    for qid, condition, check, question, step in plan.steps:
         if condition is None:
             is_asked = True
         else:
             try:
                 is_asked = bool(condition(namespace))
             except ExpressionError as exc:
-                problems.append(Problem(exc.code, exc.message, path=path))
+                problems.append(Problem(exc.code, exc.message, path=step.path))
                 is_asked = False
         asked[qid] = is_asked
-        answer = given.get(qid)
-        value: Any = None
-        seen: Any = _UNSET
+        answer = given_get(qid)
+        if answer is None or (raw := answer.raw) is None:
+            # Unanswered: none to expressions, and missing if it had to be answered.
+            if is_asked and final and step.required:
+                where = answer.path if answer is not None else ("answers", step.section_id)
+                problems.append(Problem("PL303", f"required answer '{qid}' is missing", path=where))
+            values[qid] = namespace[qid] = None
+            continue
         if not is_asked:
-            if answer is not None and answer.raw is not None:
-                problems.append(
-                    Problem(
-                        "PL306",
-                        f"'{qid}' is answered but its condition is false "
-                        f"({question.when}); the answer is ignored",
-                        level="warning",
-                        path=answer.path,
-                    )
+            problems.append(
+                Problem(
+                    "PL306",
+                    f"'{qid}' is answered but its condition is false "
+                    f"({question.when}); the answer is ignored",
+                    level="warning",
+                    path=answer.path,
                 )
-        elif answer is not None and answer.raw is not None:
-            try:
-                value = check(question, answer.raw, answer.value_path, currency)
-            except Invalid as exc:
-                problems.append(Problem(exc.code, f"{qid}: {exc.message}", path=exc.path))
-            else:
-                if items_computed is not None:
-                    seen = _compute_items(items_computed, value, namespace, problems)
-                    group_items[qid] = seen
-        elif final and required:
-            where = answer.path if answer is not None else ("answers", section_id)
-            problems.append(Problem("PL303", f"required answer '{qid}' is missing", path=where))
+            )
+            values[qid] = namespace[qid] = None
+            continue
+        try:
+            value = check(question, raw, answer.value_path, currency)
+        except Invalid as exc:
+            problems.append(Problem(exc.code, f"{qid}: {exc.message}", path=exc.path))
+            values[qid] = namespace[qid] = None
+            continue
         values[qid] = value
-        if seen is not _UNSET:
-            namespace[qid] = seen
-        elif value.__class__ in _AS_IS:
+        if value.__class__ in _AS_IS:
             namespace[qid] = value
+        elif step.items_computed is not None:
+            namespace[qid] = group_items[qid] = _compute_items(
+                step.items_computed, value, namespace, problems
+            )
         else:
             namespace[qid] = _expression_value(value)
 
+    # The answers are in: the calls several computed values and rules make, once.
+    plan.bindings.share(namespace)
     computed: dict[str, Any] = {}
     for computed_id, run, path in plan.computed:
         result = _computed_value(run, namespace, path, problems)
-        computed[computed_id] = result
-        namespace[computed_id] = result
+        computed[computed_id] = namespace[computed_id] = result
 
     # Signals with their sort keys: the most severe first, then by area and rule.
     fired: list[tuple[tuple[int, int, str], Signal]] = []
     suggested = Classification.normal
     worst = suggested.rank
     inspection_date = inspection.date
+    # Each group's items for the rules run per item: (index, typed item, as expressions see it).
+    group_entries: dict[str, list[tuple[int, Any, Any]]] = {}
     for test, group, rule in plan.rules:
         if group is not None:
             # A per-item rule: a signal for each item of its group it holds for.
-            items = values.get(group.id) or []
-            if not items:
+            entries = group_entries.get(group.id)
+            if entries is None:
+                items = values.get(group.id)
+                entries = group_entries[group.id] = (
+                    [
+                        (index, item, item_value)
+                        for index, (item, item_value) in enumerate(
+                            zip(items, group_items[group.id], strict=True)
+                        )
+                    ]
+                    if items
+                    else []
+                )
+            if not entries:
                 continue
-            seen_items = group_items[group.id]
-            for index, (item, item_value) in enumerate(zip(items, seen_items, strict=True)):
+            for index, item, item_value in entries:
                 namespace["item"] = item_value
                 try:
                     fires = test(namespace)
                 except ExpressionError as exc:
                     problems.append(Problem(exc.code, exc.message, path=rule.path))
                     fires = False
-                namespace.pop("item", None)
                 if fires:
                     evidence = _evidence(rule, values, computed, given, item, loan_values)
                     label = item_label(group, item, index)
                     fired.append((rule.key, _signal(rule, inspection_date, evidence, label)))
                     if rule.rank > worst:
                         worst, suggested = rule.rank, rule.floor
+            del namespace["item"]
             continue
         try:
             fires = test(namespace)
@@ -314,8 +333,8 @@ AREA_INDEX = {
 }
 
 
-def _sort_key(entry: tuple[tuple[int, int, str], Signal]) -> tuple[int, int, str]:
-    return entry[0]
+#: A fired signal's sort key (the first of ``(key, signal)``), read in C.
+_sort_key = operator.itemgetter(0)
 
 
 # --- what evaluating needs of a checklist, worked out once per compiled checklist -----
@@ -325,23 +344,24 @@ def _sort_key(entry: tuple[tuple[int, int, str], Signal]) -> tuple[int, int, str
 # a signal's texts and sort key, what its evidence shows) is read once, into
 # tuples the loops above unpack cheaply. Nothing here depends on answers.
 
-#: ``Expression.evaluate`` of one expression (bound once, called per answer file).
+#: ``Expression.runner`` of one expression (its ``evaluate`` for the namespace built
+#: here, which holds the functions: bound once, called per answer file).
 _Run = Callable[[dict[str, Any]], Any]
 
 
 class _Step(NamedTuple):
-    """One question, in interview order."""
+    """One question, in interview order (what every answer file reads of it first)."""
 
     id: str
-    question: AnyQuestion
     #: Its condition (``None``: always asked).
     condition: _Run | None
-    #: Where a condition that cannot run is reported (the question in the checklist).
-    path: Path
     check: Checker
     #: For a repeating group, the values computed per item (``None``: not a group).
     items_computed: tuple[tuple[str, _Run, Path], ...] | None
     required: bool
+    question: AnyQuestion
+    #: Where a condition that cannot run is reported (the question in the checklist).
+    path: Path
     section_id: str
 
 
@@ -353,7 +373,8 @@ class _Rule(NamedTuple):
     path: Path
     #: The group a per-item rule runs over (``None``: once per inspection).
     group: GroupQuestion | None
-    #: The fields of its signals up to ``escalate_to`` (a template: copied, never handed out).
+    #: Every field of its signals, those of the file as placeholders (a template:
+    #: copied, never handed out).
     head: dict[str, Any]
     within: dt.timedelta | None
     floor: Classification
@@ -361,37 +382,48 @@ class _Rule(NamedTuple):
     rank: int
     #: Where its signals sort: the most severe first, then by area and rule id.
     key: tuple[int, int, str]
-    #: Each fact of its evidence: ``(kind, id, the fields of its Evidence)``, the
-    #: answer-dependent ones (value, note, references) left to fill in.
-    evidence: tuple[tuple[str, str, dict[str, Any]], ...]
+    #: Each fact of its evidence: ``(kind, id, the fields of its Evidence, its record)``,
+    #: the answer-dependent fields (value, note, references) left to fill in; the
+    #: record is made once for a fact that depends on no answer (else ``None``).
+    evidence: tuple[tuple[str, str, dict[str, Any], Evidence | None], ...]
 
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """What :func:`evaluate` reads of a compiled checklist, once per checklist."""
 
-    steps: tuple[_Step, ...]
+    #: ``(id, condition, check, question, step)``: what every answer file reads of a
+    #: step first, then the step.
+    steps: tuple[tuple[str, _Run | None, Checker, AnyQuestion, _Step], ...]
     #: Section-level computed values in dependency order: ``(id, run, path)``.
     computed: tuple[tuple[str, _Run, Path], ...]
     #: Each rule with its test and group (what every answer file reads of it) first.
     rules: tuple[tuple[_Run, GroupQuestion | None, _Rule], ...]
+    #: What the namespaces of this checklist hold alike (see _bindings).
+    bindings: Bindings
     loan_types: frozenset[str]
     section_ids: frozenset[str]
     #: The section each question belongs to.
     owner: dict[str, str]
+    #: For each question, its section and where its answer is: ``("answers", section, id)``.
+    where: dict[str, tuple[str, tuple[str, str, str]]]
 
 
 def _make_plan(checklist: CompiledChecklist) -> _Plan:
-    # Expressions are bound (``expr.evaluate``) here, not looked up per answer file.
+    # Expressions are bound here, not looked up per answer file, to what every
+    # file's namespace holds alike (see _bindings). Conditions and the values
+    # computed per item run before the shared calls are computed.
+    bindings = _bindings(checklist)
+    early = functools.partial(bindings.runner, shared=False)
     group_computed: dict[str, tuple[tuple[str, _Run, Path], ...]] = {
-        group_id: tuple((c.computed.id, c.expr.evaluate, c.path) for c in comps)
+        group_id: tuple((c.computed.id, early(c.expr), c.path) for c in comps)
         for group_id, comps in checklist.group_computed.items()
     }
     steps = tuple(
         _Step(
             id=step.id,
             question=step.question,
-            condition=None if step.condition is None else step.condition.evaluate,
+            condition=None if step.condition is None else early(step.condition),
             path=step.ref.path,
             check=step.check,
             items_computed=group_computed.get(step.id, ()) if step.group else None,
@@ -401,18 +433,42 @@ def _make_plan(checklist: CompiledChecklist) -> _Plan:
         for step in checklist.question_steps
     )
     return _Plan(
-        steps=steps,
-        computed=tuple((c.computed.id, c.expr.evaluate, c.path) for c in checklist.computed),
-        rules=tuple(
-            (rule.test, rule.group, rule) for rule in map(_make_rule, checklist.rule_plans)
+        steps=tuple((step.id, step.condition, step.check, step.question, step) for step in steps),
+        computed=tuple(
+            (c.computed.id, bindings.runner(c.expr), c.path) for c in checklist.computed
         ),
+        rules=tuple(
+            (rule.test, rule.group, rule)
+            for rule in (_make_rule(plan, bindings) for plan in checklist.rule_plans)
+        ),
+        bindings=bindings,
         loan_types=checklist.loan_type_ids,
         section_ids=frozenset(s.id for s in checklist.checklist.sections),
         owner={qid: ref.section.id for qid, ref in checklist.questions.items()},
+        where={
+            qid: (ref.section.id, ("answers", ref.section.id, qid))
+            for qid, ref in checklist.questions.items()
+        },
     )
 
 
-def _make_rule(plan: RulePlan) -> _Rule:
+def _bindings(checklist: CompiledChecklist) -> Bindings:
+    """What :func:`evaluate` puts in every namespace alike, for the expressions to bind.
+
+    The thresholds, unless a question or computed value is named ``threshold``
+    (its value would take the name's place); the calls the computed values
+    and rules share, which :func:`evaluate` computes once the answers are in
+    (computed values and ``item`` still change after that).
+    """
+    computed_ids = {c.computed.id for c in checklist.computed}
+    constants: dict[str, Mapping[str, Any]] = {}
+    if "threshold" not in checklist.questions and "threshold" not in computed_ids:
+        constants["threshold"] = checklist.thresholds
+    late = [c.expr for c in checklist.computed] + [r.when for r in checklist.rules]
+    return bind(late, constants, computed_ids | {"item"})
+
+
+def _make_rule(plan: RulePlan, bindings: Bindings) -> _Rule:
     compiled = plan.compiled
     rule = compiled.rule
     area = compiled.section.area
@@ -425,8 +481,13 @@ def _make_rule(plan: RulePlan) -> _Rule:
         "text": rule.signal,
         "action": rule.action,
         "escalate_to": rule.escalate_to,
+        # Filled in per signal (set in place: the order stays the declared one).
+        "due": None,
+        "classification": plan.floor,
+        "evidence": (),
+        "item": None,
     }
-    evidence = tuple(
+    templates = (
         (
             source.kind,
             source.id,
@@ -446,8 +507,18 @@ def _make_rule(plan: RulePlan) -> _Rule:
         )
         for source in plan.evidence
     )
+    # A threshold's fact holds nothing of the answers: one record serves every signal.
+    evidence = tuple(
+        (
+            kind,
+            source_id,
+            template,
+            _record(Evidence, dict(template)) if kind == "threshold" else None,
+        )
+        for kind, source_id, template in templates
+    )
     return _Rule(
-        test=compiled.when.evaluate,
+        test=bindings.runner(compiled.when),
         path=compiled.path,
         group=plan.group,
         head=head,
@@ -509,7 +580,7 @@ def _collect_given(
     problems: list[Problem],
 ) -> dict[str, GivenAnswer]:
     given: dict[str, GivenAnswer] = {}
-    owner = plan.owner
+    where = plan.where.get
     for section_id, entries in answer_file.answers.items():
         if section_id not in plan.section_ids:
             known = ", ".join(s.id for s in checklist.checklist.sections)
@@ -524,21 +595,27 @@ def _collect_given(
         if entries is None:
             continue
         for question_id, entry in entries.items():
-            qid = question_id if question_id.__class__ is str else str(question_id)
-            path = ("answers", section_id, qid)
-            if owner.get(qid) != section_id:
-                ref = checklist.questions.get(qid)
-                hint = ""
-                if ref is not None:
-                    hint = f" (it belongs to section '{ref.section.id}')"
-                problems.append(
-                    Problem(
-                        "PL302",
-                        f"unknown question '{question_id}' in section '{section_id}'{hint}",
-                        path=path,
+            found = where(question_id)
+            if found is not None and found[0] == section_id:
+                path = found[1]
+                qid = path[2]
+            else:
+                # Not a question of this section, or a key that is not text.
+                qid = question_id if question_id.__class__ is str else str(question_id)
+                path = ("answers", section_id, qid)
+                if plan.owner.get(qid) != section_id:
+                    ref = checklist.questions.get(qid)
+                    hint = ""
+                    if ref is not None:
+                        hint = f" (it belongs to section '{ref.section.id}')"
+                    problems.append(
+                        Problem(
+                            "PL302",
+                            f"unknown question '{question_id}' in section '{section_id}'{hint}",
+                            path=path,
+                        )
                     )
-                )
-                continue
+                    continue
             answer, problem = split_answer(entry, path)
             if problem is not None:
                 problems.append(problem)
@@ -548,44 +625,6 @@ def _collect_given(
 
 
 #: Types expressions see as they are (checked by exact type: subclasses take the long way).
-_AS_IS = frozenset({bool, int, float, str, type(None), dt.date})
-_UNSET: Any = object()
-_INFINITIES = (float("inf"), float("-inf"))
-
-
-def _expression_value(value: Any) -> Any:
-    """Answers as expressions see them: numbers as floats, money as its amount."""
-    cls = value.__class__
-    if cls in _AS_IS:
-        return value
-    if cls is Decimal:
-        return float(value)
-    if cls is Money and value.amount.__class__ is Decimal:
-        return float(value.amount)
-    if cls is list:
-        return [v if v.__class__ in _AS_IS else _expression_value(v) for v in value]
-    if cls is dict:
-        # A group's item: money fields converted here, not in a call each.
-        seen: dict[Any, Any] = {}
-        for key, field_value in value.items():
-            field_cls = field_value.__class__
-            if field_cls in _AS_IS:
-                seen[key] = field_value
-            elif field_cls is Money and field_value.amount.__class__ is Decimal:
-                seen[key] = float(field_value.amount)
-            else:
-                seen[key] = _expression_value(field_value)
-        return seen
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, list):
-        return [_expression_value(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _expression_value(v) for k, v in value.items()}
-    amount = getattr(value, "amount", None)
-    if isinstance(amount, Decimal):
-        return float(amount)
-    return value
 
 
 def _computed_value(
@@ -602,6 +641,51 @@ def _computed_value(
     return value
 
 
+_AS_IS = frozenset({bool, int, float, str, type(None), dt.date})
+_INFINITIES = (float("inf"), float("-inf"))
+
+
+def _expression_value(value: Any) -> Any:
+    """Answers as expressions see them: numbers as floats, money as its amount."""
+    cls = value.__class__
+    if cls in _AS_IS:
+        return value
+    if cls is Decimal:
+        return float(value)
+    if cls is Money and value.amount.__class__ is Decimal:
+        return float(value.amount)
+    if cls is list:
+        return [v if v.__class__ in _AS_IS else _expression_value(v) for v in value]
+    if cls is dict:
+        return _item_value(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list):
+        return [_expression_value(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _expression_value(v) for k, v in value.items()}
+    amount = getattr(value, "amount", None)
+    if isinstance(amount, Decimal):
+        return float(amount)
+    return value
+
+
+def _item_value(item: dict[Any, Any]) -> dict[Any, Any]:
+    """A group's item as expressions see it: :func:`_expression_value` of each field.
+
+    Money fields (most of a financial statement's) are converted here, not in
+    a call each.
+    """
+    return {
+        key: value
+        if (cls := value.__class__) in _AS_IS
+        else float(value.amount)
+        if cls is Money and value.amount.__class__ is Decimal
+        else _expression_value(value)
+        for key, value in item.items()
+    }
+
+
 def _compute_items(
     computed: tuple[tuple[str, _Run, Path], ...],
     items: list[dict[str, Any]],
@@ -610,20 +694,23 @@ def _compute_items(
 ) -> list[Any]:
     """Compute each item's values (stored in the item); return the items as expressions see them."""
     if not computed:
-        return [_expression_value(item) for item in items]
+        return [_item_value(item) for item in items]
     seen: list[Any] = []
     for item in items:
-        namespace["item"] = item_value = _expression_value(item)
+        namespace["item"] = item_value = _item_value(item)
+        convert = False
         for computed_id, run, path in computed:
             value = _computed_value(run, namespace, path, problems)
-            item[computed_id] = value
-            item_value[computed_id] = value
-        # The finished item as expressions see it: as converting ``item`` now would
-        # give it (the fields are converted already; computed values may be lists).
-        for computed_id, _, _ in computed:
-            value = item_value[computed_id]
             if value.__class__ not in _AS_IS:
-                item_value[computed_id] = _expression_value(value)
+                convert = True
+            item[computed_id] = item_value[computed_id] = value
+        if convert:
+            # The finished item as expressions see it: as converting ``item`` now would
+            # give it (the fields are converted already; computed values may be lists).
+            for computed_id, _, _ in computed:
+                value = item_value[computed_id]
+                if value.__class__ not in _AS_IS:
+                    item_value[computed_id] = _expression_value(value)
         seen.append(item_value)
     namespace.pop("item", None)
     return seen
@@ -640,11 +727,13 @@ def _signal(
     rule: _Rule, inspection_date: dt.date, evidence: tuple[Evidence, ...], item: str | None
 ) -> Signal:
     fields = rule.head.copy()
-    fields["due"] = None if rule.within is None else inspection_date + rule.within
-    fields["classification"] = rule.floor
+    if rule.within is not None:
+        fields["due"] = inspection_date + rule.within
     fields["evidence"] = evidence
     fields["item"] = item
-    return _record(Signal, fields)
+    signal = _new_object(Signal)  # _record, inline
+    _set_attribute(signal, "__dict__", fields)
+    return signal
 
 
 def _evidence(
@@ -657,7 +746,10 @@ def _evidence(
 ) -> tuple[Evidence, ...]:
     """The facts behind a signal, from the rule's plan (see ``compiled.RulePlan``)."""
     found: list[Evidence] = []
-    for kind, source_id, template in rule.evidence:
+    for kind, source_id, template, fixed in rule.evidence:
+        if fixed is not None:
+            found.append(fixed)
+            continue
         fields = template.copy()
         if kind == "answer":
             fields["value"] = values.get(source_id)
@@ -673,7 +765,10 @@ def _evidence(
             if item is None:
                 continue
             fields["value"] = item.get(source_id)
-        found.append(_record(Evidence, fields))
+        # _record, inline (twenty records per file).
+        record = _new_object(Evidence)
+        _set_attribute(record, "__dict__", fields)
+        found.append(record)
     return tuple(found)
 
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -181,8 +181,15 @@ def _too_large(what: str) -> ExpressionError:
     return ExpressionError("PL203", f"refused by the sandbox: {what}")
 
 
+#: Operand types that are certainly not strings or lists (``*`` and ``+`` of two of
+#: them build nothing): checked by exact type, before the general checks.
+_NUMBERS: frozenset[type[Any]] = frozenset({int, float})
+
+
 def bounded_mul(left: Any, right: Any) -> Any:
     """``left * right``, refusing to repeat a string or list past :data:`MAX_REPEAT`."""
+    if left.__class__ in _NUMBERS and right.__class__ in _NUMBERS:
+        return left * right  # ``100 * item.x``: the usual case, nothing repeated
     for seq, times in ((left, right), (right, left)):
         if _sized(seq) and isinstance(times, int) and _size(seq) * times > MAX_REPEAT:
             raise _too_large(f"a repetition longer than {MAX_REPEAT:,}")
@@ -204,6 +211,8 @@ def bounded_pow(left: Any, right: Any) -> Any:
 
 def bounded_add(left: Any, right: Any) -> Any:
     """``left + right``, refusing strings or lists longer than :data:`MAX_JOINED`."""
+    if left.__class__ in _NUMBERS and right.__class__ in _NUMBERS:
+        return left + right
     if _sized(left) and _sized(right) and _size(left) + _size(right) > MAX_JOINED:
         raise _too_large(f"a string or list longer than {MAX_JOINED:,}")
     return left + right
@@ -230,6 +239,10 @@ Runner = Callable[[dict[str, Any]], Any]
 _PLAIN_RESULTS = frozenset({bool, int, float, str, type(None), dt.date, list, dict, tuple})
 
 
+#: Errors that make an expression's value ``None`` (an input missing, arithmetic failing).
+_NONE_ERRORS = (TypeError, ZeroDivisionError, ValueError, ArithmeticError)
+
+
 @dataclass(frozen=True)
 class Expression:
     """A compiled expression and the names it reads."""
@@ -242,6 +255,11 @@ class Expression:
     #: The compiled expression: a tree of closures (see :func:`_lower`) or, for
     #: what those do not cover, the Jinja2 template run as before.
     _run: Runner | None = field(default=None, repr=False, compare=False)
+    #: :meth:`evaluate` for a namespace holding the functions, as one closure
+    #: (see :attr:`runner`); ``None``: :meth:`evaluate` itself.
+    _checked: Runner | None = field(default=None, repr=False, compare=False)
+    #: The closures' blueprint (see :func:`_lower`); ``None`` when run by Jinja2.
+    _blueprint: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     def evaluate(self, namespace: dict[str, Any]) -> Any:
         """Run the expression; ``None`` when an input is missing or arithmetic fails.
@@ -257,29 +275,55 @@ class Expression:
             raise ValueError(f"expression {self.source!r} was not compiled")
         try:
             result = run(namespace)
-        except (TypeError, ZeroDivisionError, ValueError, ArithmeticError):
+        except _NONE_ERRORS:
             return None
         except Exception as exc:
-            # Only Jinja2 raises these, so only then is it imported here.
-            from jinja2.exceptions import SecurityError, UndefinedError
-
-            if isinstance(exc, SecurityError):
-                raise ExpressionError("PL203", f"refused by the sandbox: {exc}") from None
-            if isinstance(exc, UndefinedError):
-                return None
-            if isinstance(exc, StopIteration):
-                # What escapes a template's generator instead (PEP 479).
-                raise RuntimeError("generator raised StopIteration") from exc
-            raise
+            return _failed(exc)
         if result.__class__ in _PLAIN_RESULTS:
             return result
-        from jinja2.runtime import Undefined
+        return _defined(result)
 
-        return None if isinstance(result, Undefined) else result
+    @property
+    def runner(self) -> Runner:
+        """:meth:`evaluate` for namespaces started from :func:`base_namespace`.
+
+        The same results and the same errors, with less work per call: for
+        the usual expressions (``answer == 'x'``, ``a or b``...) one closure
+        runs the expression and does what :meth:`evaluate` does with its
+        result. Bind it once (an evaluation plan does) and call it per file.
+        """
+        checked = self._checked
+        return self.evaluate if checked is None else checked
 
     def test(self, namespace: dict[str, Any]) -> bool:
         """Evaluate as a condition: true only for a true result."""
         return bool(self.evaluate(namespace))
+
+
+def _failed(exc: Exception) -> None:
+    """What evaluating makes of an exception other than :data:`_NONE_ERRORS`.
+
+    A sandbox refusal is a PL203 :class:`ExpressionError`, an undefined value
+    is ``None``; anything else is raised again.
+    """
+    # Only Jinja2 raises these, so only then is it imported here.
+    from jinja2.exceptions import SecurityError, UndefinedError
+
+    if isinstance(exc, SecurityError):
+        raise ExpressionError("PL203", f"refused by the sandbox: {exc}") from None
+    if isinstance(exc, UndefinedError):
+        return None
+    if isinstance(exc, StopIteration):
+        # What escapes a template's generator instead (PEP 479).
+        raise RuntimeError("generator raised StopIteration") from exc
+    raise exc
+
+
+def _defined(result: Any) -> Any:
+    """An expression's result of a type not in :data:`_PLAIN_RESULTS`: ``None`` if undefined."""
+    from jinja2.runtime import Undefined
+
+    return None if isinstance(result, Undefined) else result
 
 
 def parse(source: str) -> nodes.Expr:
@@ -384,24 +428,25 @@ def compile_expression(source: str) -> Expression:
     entry = EXPRESSIONS.get(source)
     if entry is not None:
         names, attrs, payload = entry
-        run = _runner(payload)
-        if run is not None:
-            return Expression(source, names, attrs, run)
+        runners = _runners(payload)
+        if runners is not None:
+            return Expression(source, names, attrs, *runners, _blueprint_of(payload))
     tree = parse(source)
     names, attrs = names_used(tree)
     payload = _plan(tree)
-    run = _runner(payload)
-    if run is None:  # pragma: no cover - a fresh plan always builds
+    runners = _runners(payload)
+    if runners is None:  # pragma: no cover - a fresh plan always builds
         raise AssertionError(f"cannot build {source!r}")
     EXPRESSIONS.put(source, (names, attrs, payload))
-    return Expression(source, names, attrs, run)
+    return Expression(source, names, attrs, *runners, _blueprint_of(payload))
 
 
 def compile_with_jinja(source: str) -> Expression:
     """``source`` compiled by Jinja2 only, never as closures: the reference they must match."""
     tree = parse(source)
     names, attrs = names_used(tree)
-    return Expression(source, names, attrs, _template_runner(_from_code(_compile(tree))))
+    run = _template_runner(_from_code(_compile(tree)))
+    return Expression(source, names, attrs, run, _checked(run))
 
 
 def _plan(tree: nodes.Expr) -> Any:
@@ -414,13 +459,29 @@ def _plan(tree: nodes.Expr) -> Any:
 
 def _runner(payload: Any) -> Runner | None:
     """A runner for a stored payload; ``None`` when it cannot be used (a damaged cache)."""
+    runners = _runners(payload)
+    return None if runners is None else runners[0]
+
+
+def _blueprint_of(payload: Any) -> tuple[Any, ...] | None:
+    """The blueprint a usable payload holds (``None``: Jinja2 code)."""
+    return payload if isinstance(payload, tuple) else None
+
+
+def _runners(payload: Any) -> tuple[Runner, Runner] | None:
+    """A stored payload's runner and its checked form (:attr:`Expression.runner`).
+
+    ``None`` when the payload cannot be used (a damaged cache).
+    """
     if isinstance(payload, tuple):
         try:
-            return _build(payload)
+            run = _build(payload)
+            return run, _build_checked(payload, run)
         except Exception:  # a blueprint from a foreign or damaged cache: compile again
             return None
     if isinstance(payload, type(_runner.__code__)):
-        return _template_runner(_from_code(payload))
+        run = _template_runner(_from_code(payload))
+        return run, _checked(run)
     return None
 
 
@@ -478,6 +539,11 @@ def _template_runner(template: Any) -> Runner:
 #
 # Everything else (slices, dicts, method calls, ``*args``...) raises
 # _Unsupported while lowering and the expression is compiled by Jinja2.
+#
+# What a checklist's evaluations run is built once more per checklist (see
+# Bindings): the thresholds as constants, the calls several expressions make
+# as ``shared`` nodes (never stored in the cache), and the top of each
+# expression in one closure with what Expression.evaluate does around it.
 
 
 class _Unsupported(Exception):
@@ -507,6 +573,7 @@ _COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "notin": lambda a, b: a not in b,
 }
 _CONST_TYPES = (str, int, float, bool, type(None))
+_ORDERING_FUNCTIONS = frozenset({operator.gt, operator.ge, operator.lt, operator.le})
 
 
 def _lower(node: nodes.Node) -> tuple[Any, ...]:
@@ -605,6 +672,19 @@ def _build(plan: tuple[Any, ...]) -> Runner:
     if kind == "getattr":
         return _build_getattr(plan[1], _checked_name(plan[2]))
 
+    if kind == "shared":
+        # A call whose value Bindings.share keeps in the namespace (if it could).
+        key = plan[1]
+        if not isinstance(key, str) or not key.startswith(_SHARED_PREFIX):
+            raise ValueError(plan)
+        call = _build(plan[2])
+
+        def run_shared(ns: dict[str, Any]) -> Any:
+            value = ns.get(key, _MISSING)
+            return call(ns) if value is _MISSING else value
+
+        return run_shared
+
     if kind == "getitem":
         obj, arg = _build(plan[1]), _build(plan[2])
         if plan[2][0] == "const" and isinstance(plan[2][1], str):
@@ -645,6 +725,9 @@ def _build(plan: tuple[Any, ...]) -> Runner:
     if kind == "binary":
         binary = _BINARY[plan[1]]
         left, right = _build(plan[2]), _build(plan[3])
+        if plan[2][0] == "const":
+            constant = plan[2][1]  # ``100 * x`` (the constant is checked by _build above)
+            return lambda ns: binary(constant, right(ns))
         return lambda ns: binary(left(ns), right(ns))
 
     if kind == "concat":
@@ -669,6 +752,357 @@ def _build(plan: tuple[Any, ...]) -> Runner:
         return _build_filter_or_test(kind, plan[1], _build(plan[2]), plan[3], plan[4])
 
     raise ValueError(f"unknown blueprint {kind!r}")
+
+
+def _checked(run: Runner) -> Runner:
+    """:meth:`Expression.evaluate` of ``run``, for a namespace holding the functions."""
+
+    def run_checked(ns: dict[str, Any]) -> Any:
+        try:
+            result = run(ns)
+        except _NONE_ERRORS:
+            return None
+        except Exception as exc:
+            return _failed(exc)
+        if result.__class__ in _PLAIN_RESULTS:
+            return result
+        return _defined(result)
+
+    return run_checked
+
+
+def _build_checked(plan: tuple[Any, ...], run: Runner) -> Runner:
+    """:func:`_checked` of ``run`` (built from ``plan``), in one closure for the usual forms.
+
+    ``answer == 'x'``, ``item.kind == 'x'`` (most conditions and rules), one
+    comparison or subtraction or division of other operands (``a - b``,
+    ``item.x / item.y``), ``a or b`` and ``a and b`` at the top: the closure
+    that would run the expression, with what :meth:`Expression.evaluate` does
+    around it. Other forms: :func:`_checked` of ``run``.
+    """
+    kind = plan[0]
+    if kind == "compare" and len(plan[2]) == 1:
+        ((op, right_plan),) = plan[2]
+        if right_plan[0] == "const":
+            fused = _fused_compare(plan[1], _COMPARE[op], right_plan[1], checked=True)
+            if fused is not None:
+                return fused
+        elif right_plan[0] != "list":
+            # What _build_compare builds for one comparison with these operands.
+            return _checked_operation(_COMPARE[op], op in _ORDERING, plan[1], right_plan)
+    if kind == "binary" and plan[1] in _NONE_FAILS:
+        return _checked_operation(_BINARY[plan[1]], True, plan[2], plan[3])
+    if kind in ("and", "or"):
+        fused = _fused_either(kind == "and", plan[1], plan[2])
+        if fused is not None:
+            return fused
+    return _checked(run)
+
+
+#: Types of the entries :class:`Bindings` read as constants (exactly the constants
+#: a blueprint may hold).
+_FOLDABLE = frozenset(_CONST_TYPES)
+
+
+def _fold(
+    plan: tuple[Any, ...],
+    constants: Mapping[str, Mapping[str, Any]],
+    shared: Mapping[str, str],
+) -> tuple[Any, ...]:
+    """``plan`` with each ``name.attr`` of ``constants`` as a constant and each call
+    in ``shared`` (by the ``repr`` of its blueprint) read from where it is kept.
+
+    Returns ``plan`` itself when nothing changes (see :class:`Bindings`).
+    """
+    if plan[0] == "call" and shared:
+        key = shared.get(repr(plan))
+        if key is not None:
+            return ("shared", key, _fold_inside(plan, constants, shared))
+    return _fold_inside(plan, constants, shared)
+
+
+def _fold_inside(
+    plan: tuple[Any, ...],
+    constants: Mapping[str, Mapping[str, Any]],
+    shared: Mapping[str, str],
+) -> tuple[Any, ...]:
+    """:func:`_fold` of what ``plan`` holds, ``plan`` itself not taken as shared.
+
+    The arguments of filters and tests get no constants: some of those are
+    built differently when they are constants (see :func:`_fused_select`).
+    """
+
+    def fold(inner: tuple[Any, ...]) -> tuple[Any, ...]:
+        return _fold(inner, constants, shared)
+
+    kind = plan[0]
+    if kind in ("const", "name"):
+        return plan
+    if kind == "getattr":
+        obj, attr = plan[1], plan[2]
+        if obj[0] == "name" and obj[1] in constants and attr not in _DICT_ATTRIBUTES:
+            value = constants[obj[1]].get(attr, _MISSING)
+            if value.__class__ in _FOLDABLE:
+                return ("const", value)
+        folded: tuple[Any, ...] = ("getattr", fold(obj), attr)
+    elif kind == "unary":
+        inner = fold(plan[2])
+        if inner is not plan[2] and inner[0] == "const" and inner[1].__class__ in _NUMBERS:
+            # ``-threshold.drop``: what the closure would compute, once.
+            return ("const", _UNARY[plan[1]](inner[1]))
+        folded = ("unary", plan[1], inner)
+    elif kind == "binary":
+        folded = ("binary", plan[1], fold(plan[2]), fold(plan[3]))
+    elif kind in ("getitem", "and", "or"):
+        folded = (kind, fold(plan[1]), fold(plan[2]))
+    elif kind == "not":
+        folded = ("not", fold(plan[1]))
+    elif kind == "compare":
+        folded = ("compare", fold(plan[1]), tuple((op, fold(p)) for op, p in plan[2]))
+    elif kind in ("concat", "list", "tuple"):
+        folded = (kind, tuple(fold(p) for p in plan[1]))
+    elif kind == "cond":
+        otherwise = None if plan[3] is None else fold(plan[3])
+        folded = ("cond", fold(plan[1]), fold(plan[2]), otherwise, plan[4])
+    elif kind == "call":
+        args = tuple(fold(p) for p in plan[2])
+        kwargs = tuple((k, fold(p)) for k, p in plan[3])
+        folded = ("call", plan[1], args, kwargs)
+    elif kind in ("filter", "test"):
+        # Shared calls only in the arguments: see the docstring.
+        args = tuple(_fold(p, {}, shared) for p in plan[3])
+        kwargs = tuple((k, _fold(p, {}, shared)) for k, p in plan[4])
+        folded = (kind, plan[1], fold(plan[2]), args, kwargs)
+    else:
+        return plan
+    # Nothing folded below: the plan itself (so callers can tell).
+    return plan if folded == plan else folded
+
+
+def _subplans(plan: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+    """Every node of a blueprint, inner nodes before the node holding them."""
+    kind = plan[0]
+    inner: list[tuple[Any, ...]] = []
+    if kind == "getattr" or kind == "not":
+        inner = [plan[1]]
+    elif kind == "unary":
+        inner = [plan[2]]
+    elif kind == "binary":
+        inner = [plan[2], plan[3]]
+    elif kind in ("getitem", "and", "or"):
+        inner = [plan[1], plan[2]]
+    elif kind == "compare":
+        inner = [plan[1], *(p for _, p in plan[2])]
+    elif kind in ("concat", "list", "tuple"):
+        inner = list(plan[1])
+    elif kind == "cond":
+        inner = [p for p in plan[1:4] if p is not None]
+    elif kind == "call":
+        inner = [*plan[2], *(p for _, p in plan[3])]
+    elif kind in ("filter", "test"):
+        inner = [plan[2], *plan[3], *(p for _, p in plan[4])]
+    for node in inner:
+        yield from _subplans(node)
+    yield plan
+
+
+def _names_read(plan: tuple[Any, ...]) -> set[str]:
+    return {node[1] for node in _subplans(plan) if node[0] == "name"}
+
+
+#: The namespace key of a shared call's value: no question or computed value id
+#: (lower-case letters, digits, ``_``) looks like it, nor can an expression name it.
+_SHARED_PREFIX = "(shared "
+_SHARED_KEY = _SHARED_PREFIX + "{})"
+
+
+@dataclass(frozen=True)
+class Bindings:
+    """What the namespaces of one checklist's evaluations hold alike on every file.
+
+    * ``constants``: names whose value is a dict that no file changes (the
+      thresholds): ``x > threshold.limit`` runs as ``x > 70`` does (and
+      ``-threshold.drop`` as ``-10``), one closure instead of four. Only
+      entries of the types a blueprint holds as constants are read so, never
+      one the sandbox would take as a dict's own attribute (``threshold.items``).
+    * shared calls: a call of an expression function that the expressions make
+      more than once with the same arguments (``latest(statements,
+      'period_end')``, in every financial ratio). :meth:`share` computes its
+      value once per file, when the names it reads no longer change; the
+      expressions then read it. Expressions are pure, so the value is what
+      each would have computed; one that fails or is not a plain value is
+      left out, and each expression computes the call itself, as before.
+
+    Make them with :func:`bind`; run expressions through :meth:`runner`.
+    """
+
+    constants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: The ``repr`` of a shared call's blueprint: the key its value is kept under.
+    shared: Mapping[str, str] = field(default_factory=dict)
+    #: ``(key, runner)`` of each shared call, calls inside others first.
+    calls: tuple[tuple[str, Runner], ...] = ()
+
+    def runner(self, expression: Expression, *, shared: bool = True) -> Runner:
+        """:attr:`Expression.runner` of ``expression`` for these bindings' namespaces.
+
+        ``shared``: whether it runs after :meth:`share` (only then does reading
+        shared values save anything; before, each call is computed as before).
+        """
+        blueprint = expression._blueprint
+        if blueprint is None:
+            return expression.runner
+        folded = _fold(blueprint, self.constants, self.shared if shared else {})
+        if folded is blueprint:
+            return expression.runner
+        return _build_checked(folded, _build(folded))
+
+    def share(self, namespace: dict[str, Any]) -> None:
+        """Compute the shared calls into ``namespace``, once the names they read are final."""
+        for key, run in self.calls:
+            try:
+                value = run(namespace)
+            except Exception:
+                value = _MISSING  # each expression fails as before, computing it itself
+            if value.__class__ in _PLAIN_RESULTS:
+                namespace[key] = value
+
+
+def bind(
+    expressions: Iterable[Expression],
+    constants: Mapping[str, Mapping[str, Any]],
+    changing: Set[str],
+) -> Bindings:
+    """:class:`Bindings` for ``expressions``, run in namespaces holding ``constants``.
+
+    A call is shared when ``expressions`` make it more than once and it reads
+    no name in ``changing`` (names whose value changes after :meth:`Bindings.share`:
+    computed values, ``item``), nor calls a function of such a name.
+    """
+    counts: dict[str, int] = {}
+    calls: dict[str, tuple[Any, ...]] = {}
+    for expression in expressions:
+        blueprint = expression._blueprint
+        if blueprint is None:
+            continue
+        for node in _subplans(blueprint):
+            if (
+                node[0] == "call"
+                and node[1] in FUNCTIONS
+                and node[1] not in changing
+                and not _names_read(node) & changing
+            ):
+                text = repr(node)
+                counts[text] = counts.get(text, 0) + 1
+                calls.setdefault(text, node)
+    # In the order first met: a call inside another is met before it.
+    shared = {
+        text: _SHARED_KEY.format(index)
+        for index, text in enumerate(text for text in calls if counts[text] > 1)
+    }
+    runners = tuple(
+        (key, _build(_fold_inside(calls[text], constants, shared))) for text, key in shared.items()
+    )
+    return Bindings(constants, shared, runners)
+
+
+def _comparison(plan: tuple[Any, ...]) -> tuple[str, str | None, Any, Any, bool] | None:
+    """``(name, attribute or None, compare, constant, none_fails)`` of ``name <op> const``
+    or ``name.attr <op> const`` (what :func:`_fused_compare` fuses), else ``None``."""
+    if plan[0] != "compare" or len(plan[2]) != 1 or plan[2][0][1][0] != "const":
+        return None
+    left = plan[1]
+    if left[0] == "name":
+        name, attr = _checked_name(left[1]), None
+    elif left[0] == "getattr" and left[1][0] == "name" and left[2] not in _DICT_ATTRIBUTES:
+        name, attr = _checked_name(left[1][1]), _checked_name(left[2])
+    else:
+        return None
+    ((op, (_, constant)),) = plan[2]
+    return name, attr, _COMPARE[op], constant, op in _ORDERING
+
+
+def _fused_either(
+    both: bool, left_plan: tuple[Any, ...], right_plan: tuple[Any, ...]
+) -> Runner | None:
+    """``a == 'x' or b.c > 1`` (``and``: ``both``) with what :meth:`Expression.evaluate`
+    does around it, in one closure: each side read and compared as
+    :func:`_fused_compare` does, the second only when the first does not
+    decide; ``None`` unless both sides are such comparisons."""
+    first, second = _comparison(left_plan), _comparison(right_plan)
+    if first is None or second is None:
+        return None
+    env = environment()
+    undefined, getattr_ = env.undefined, env.getattr
+    plain = _PLAIN_RESULTS
+
+    name1, attr1, compare1, constant1, none_fails1 = first
+    name2, attr2, compare2, constant2, none_fails2 = second
+
+    def run_either(ns: dict[str, Any]) -> Any:
+        try:
+            value = _operand_value(ns, name1, attr1, undefined, getattr_)
+            if value is None and none_fails1:
+                return None  # the TypeError ``none > 3`` raises ends the expression
+            result = compare1(value, constant1)
+            # ``a and b`` is a when a is false, ``a or b`` a when a is true.
+            if (not result) if both else result:
+                pass
+            else:
+                value = _operand_value(ns, name2, attr2, undefined, getattr_)
+                if value is None and none_fails2:
+                    return None
+                result = compare2(value, constant2)
+        except _NONE_ERRORS:
+            return None
+        except Exception as exc:
+            return _failed(exc)
+        if result.__class__ in plain:
+            return result
+        return _defined(result)
+
+    return run_either
+
+
+#: Comparisons (operators) that fail for ``none`` and any value of a type in
+#: :data:`_PLAIN_RESULTS`: Python raises ``TypeError`` (``none > 3``, ``none - 3``).
+_ORDERING = frozenset({"gt", "gteq", "lt", "lteq"})
+_NONE_FAILS = frozenset({"sub", "div", "floordiv"})
+
+
+def _checked_operation(
+    operation: Callable[[Any, Any], Any],
+    none_fails: bool,
+    left_plan: tuple[Any, ...],
+    right_plan: tuple[Any, ...],
+) -> Runner:
+    """``left <op> right`` with what :meth:`Expression.evaluate` does around it.
+
+    When ``none_fails`` (an ordering or arithmetic operator), an operand that is
+    ``none`` next to a plain value gives ``None`` at once: what the ``TypeError``
+    the operation would raise gives, without raising it (a question not asked
+    makes its rules and values ``none`` on every file that does not ask it).
+    """
+    left_of, right_of = _build(left_plan), _build(right_plan)
+    plain = _PLAIN_RESULTS
+
+    def run_checked_operation(ns: dict[str, Any]) -> Any:
+        try:
+            left, right = left_of(ns), right_of(ns)
+            if none_fails and (
+                (left is None and right.__class__ in plain)
+                or (right is None and left.__class__ in plain)
+            ):
+                return None
+            result = operation(left, right)
+        except _NONE_ERRORS:
+            return None
+        except Exception as exc:
+            return _failed(exc)
+        if result.__class__ in plain:
+            return result
+        return _defined(result)
+
+    return run_checked_operation
 
 
 def _checked_name(name: Any) -> str:
@@ -756,13 +1190,55 @@ def _build_compare(first_plan: tuple[Any, ...], ops: Any) -> Runner:
     return run_chain
 
 
+def _operand_value(
+    ns: dict[str, Any], name: str, attr: str | None, undefined: Any, getattr_: Any
+) -> Any:
+    """``name`` or ``name.attr`` read from ``ns`` as the name and attribute closures read it."""
+    value = ns.get(name, _MISSING)
+    if attr is None:
+        return undefined(name=name) if value is _MISSING else value
+    if value.__class__ is dict:
+        found = value.get(attr, _MISSING)
+        return undefined(obj=value, name=attr) if found is _MISSING else found
+    return getattr_(undefined(name=name) if value is _MISSING else value, attr)
+
+
+def _checked_compare(name: str, attr: str | None, compare: Any, constant: Any) -> Runner:
+    """``name <op> const`` or ``name.attr <op> const`` with what
+    :meth:`Expression.evaluate` does around it, in one closure."""
+    env = environment()
+    undefined, getattr_ = env.undefined, env.getattr
+    # ``none > 3`` raises TypeError for any constant (see _ORDERING).
+    none_fails = compare in _ORDERING_FUNCTIONS
+
+    def run_checked_compare(ns: dict[str, Any]) -> Any:
+        try:
+            value = _operand_value(ns, name, attr, undefined, getattr_)
+            if value is None and none_fails:
+                return None  # what the TypeError of ``none > 3`` gives, not raised
+            result = compare(value, constant)
+        except _NONE_ERRORS:
+            return None
+        except Exception as exc:
+            return _failed(exc)
+        if result.__class__ in _PLAIN_RESULTS:
+            return result
+        return _defined(result)
+
+    return run_checked_compare
+
+
 def _fused_compare(
-    left_plan: tuple[Any, ...], compare: Callable[[Any, Any], Any], constant: Any
+    left_plan: tuple[Any, ...],
+    compare: Callable[[Any, Any], Any],
+    constant: Any,
+    checked: bool = False,
 ) -> Runner | None:
     """``answer == 'x'``, ``item.kind == 'x'``: most rules, in one closure each.
 
     Exactly what the name (or attribute) closure followed by the comparison
-    does; ``None`` for other left sides.
+    does (``checked``: and what :meth:`Expression.evaluate` does with the
+    result, see :func:`_checked`); ``None`` for other left sides.
     """
     env = environment()
     undefined = env.undefined
@@ -775,7 +1251,7 @@ def _fused_compare(
                 value = undefined(name=name)
             return compare(value, constant)
 
-        return run_name_compare
+        return _checked_compare(name, None, compare, constant) if checked else run_name_compare
     if (
         left_plan[0] == "getattr"
         and left_plan[1][0] == "name"
@@ -797,6 +1273,8 @@ def _fused_compare(
                 value = getattr_(target, attr)
             return compare(value, constant)
 
+        if checked:
+            return _checked_compare(name, attr, compare, constant)
         return run_attribute_compare
     return None
 
