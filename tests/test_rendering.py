@@ -742,3 +742,104 @@ def test_shipped_environment_reads_keys_and_keeps_jinja_objects() -> None:
     assert text == "1:&lt;a&gt; label=&lt;a&gt; n=1;2:b &amp; c label=b &amp; c n=;"
     with pytest.raises(KeyError):
         env.from_string("{{ row.missing }}").render(row={"label": "x"})
+
+
+# --- the quick paths give the same text -------------------------------------------------------
+
+
+def test_formatter_is_made_once_per_currency(mini: Evaluation) -> None:
+    # Reports share the formatter of their checklist, language and loan currency.
+    prep = rendering._prepared(mini.checklist, "es")
+    euro = prep.formatter("EUR")
+    assert prep.formatter("EUR") is euro and prep.formatter("USD") is not euro
+    assert euro.money(Decimal("1234.5")) == format_money(Decimal("1234.5"), "EUR", "es")
+    assert prep.formatter("USD").money(Decimal("1")) == format_money(Decimal("1"), "USD", "es")
+
+
+def test_plain_text_checks_are_exact() -> None:
+    # A text either check calls plain is written as it is; any other text is changed.
+    from markupsafe import escape
+
+    alphabet = [
+        *"-+=1.) \t\n\r#|<>&\"'(~_*`!{}[]\\a%",
+        "12",
+        "\xa0",
+        "\u202f",
+        "\u3000",
+        "\u0663",  # an Arabic-Indic digit: a digit to the regex too
+        "·",
+        "—",
+    ]
+    rng = random.Random(5)
+    samples = {"", " ", "-87.90%", "- x", "+1", "1.", "1) x", "\u0661.", "1\u00a0234,50\u00a0€"}
+    samples.update("".join(rng.choices(alphabet, k=rng.randint(1, 7))) for _ in range(20000))
+    for text in samples:
+        md_plain = rendering._MD_PLAIN(text) is not None
+        assert md_plain == (rendering._escape_markdown_full(text) == text), repr(text)
+        assert (rendering._HTML_PLAIN(text) is not None) == (str(escape(text)) == text), text
+
+
+def test_escaped_texts_with_a_plain_check_escape_the_same() -> None:
+    from markupsafe import Markup
+
+    md = rendering.EscapedTexts(rendering._escape_markdown_uncached, rendering._MD_PLAIN)
+    html = rendering.EscapedTexts(rendering._escape_html, rendering._HTML_PLAIN)
+    for raw in (NASTY, BENIGN, "- item", "-87.90%", "1.", " x", "a & b", None, 3, Markup("<b>")):
+        for _ in range(2):  # once escaped, once remembered
+            assert md[raw] == escape_markdown(raw)
+            assert html[raw] == rendering._escape_html(raw)
+
+
+def test_shipped_template_runtime_error_is_pl400_with_line(
+    monkeypatch: pytest.MonkeyPatch, mini: Evaluation
+) -> None:
+    # The shipped templates render through their root function directly; an error
+    # still names the template and its line, inside loops too.
+    good = report_context(mini, None)
+    for fmt, name in rendering.TEMPLATE_NAMES.items():
+        source = (rendering._shipped_templates() / name).read_text(encoding="utf-8").splitlines()
+        for broken, needle in (
+            ({**good, "sections": None}, "{% for section in sections %}"),
+            (
+                {
+                    **good,
+                    "sections": [
+                        {k: v for k, v in s.items() if k != "title"} for s in good["sections"]
+                    ],
+                },
+                "{{ section.title }}",
+            ),
+        ):
+            monkeypatch.setattr(rendering, "report_context", lambda *_, ctx=broken: ctx)
+            rendering.clear_caches()
+            with pytest.raises(InputError) as caught:
+                render(mini, fmt)
+            (problem,) = caught.value.problems
+            assert problem.code == "PL400"
+            assert problem.file is not None and problem.file.endswith(name)
+            expected = next(i for i, line in enumerate(source, start=1) if needle in line)
+            assert problem.line == expected, (fmt, needle)
+    rendering.clear_caches()
+
+
+def test_loops_without_set_make_no_loop_dict() -> None:
+    # Jinja starts every loop iteration with `_loop_vars = {}`; the shipped
+    # environment leaves it out where nothing reads it, and keeps it where a
+    # `{% set %}` in the loop does.
+    env = rendering._environment((), "md")
+    plain = "{% for x in xs %}{{ x }};{% endfor %}"
+    with_set = "{% for x in xs %}{% set y = x * 2 %}{{ y }};{% endfor %}"
+    assert "_loop_vars = {}" not in env.compile(plain, raw=True)
+    assert "_loop_vars = {}" in env.compile(with_set, raw=True)
+    assert env.from_string(plain).render(xs=["a_b", "c"]) == "a\\_b;c;"
+    assert env.from_string(with_set).render(xs=[1, 2]) == "2;4;"
+
+
+def test_markdown_report_ends_with_one_newline(tmp_path: Path, mini: Evaluation) -> None:
+    (tmp_path / "opinion.md.j2").write_text("\n\n{{ loan.id }}")
+    assert render(mini, "md", template_dirs=[tmp_path]) == "L-1\n"
+    (tmp_path / "opinion.md.j2").write_text("{{ loan.id }}\n\n")
+    rendering.clear_caches()
+    assert render(mini, "md", template_dirs=[tmp_path]) == "L-1\n"
+    text = render(mini, "md")
+    assert text.endswith("\n") and not text.endswith("\n\n") and not text.startswith("\n")

@@ -31,7 +31,10 @@ Environments and compiled templates are cached per process, per
 (template folders, format): a batch compiles each template once. What the
 context takes from the checklist and the language alone (localized titles,
 prompts, choice labels, table headings) is prepared once per checklist
-version and language (:class:`_Prepared`), not once per answer file.
+version and language (:class:`_Prepared`), not once per answer file, and so
+are its formatting functions, per loan currency (:class:`_Formatter`). The
+shipped templates render through their compiled root function directly
+(:func:`_shipped_renderer`), without ``Template.render``'s per-call set-up.
 
 Context keys (``report_context``; a lint rule checks template names against
 this list; ``str?`` means a string or ``None``):
@@ -182,10 +185,11 @@ def render(
         raise InputError(
             [Problem("PL400", f"unknown report format '{fmt}'; formats are: {', '.join(FORMATS)}")]
         )
-    template = _template(tuple(str(d) for d in template_dirs), fmt)
+    dirs = tuple(str(d) for d in template_dirs)
+    template = _template(dirs, fmt)
     context = _shared_context(evaluation, lang)
     try:
-        text = template.render(context)
+        text = _shipped_renderer(fmt)(context) if not dirs else template.render(context)
     except InputError:
         raise
     except Exception as exc:  # any template failure is the template author's, not ours
@@ -194,7 +198,10 @@ def render(
         # a regex scan of the whole report costs more than the template; runs are rare
         if "\n\n\n" in text:
             text = _BLANK_RUNS.sub("\n\n", text)
-        text = text.strip("\n") + "\n"
+        # one newline at the end, none at the start: as the shipped template writes
+        # it already, so mostly no copy of the whole report (two, with the "\n")
+        if text.startswith("\n") or not text.endswith("\n") or text.endswith("\n\n"):
+            text = text.strip("\n") + "\n"
     elif not text.endswith("\n"):
         text += "\n"
     return text
@@ -232,7 +239,7 @@ def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
     prep = _prepared(compiled, language)
     af = evaluation.answer_file
     loan, inspection, opinion = af.loan, af.inspection, af.opinion
-    fmt = _Formatter(prep, loan.amount.currency)
+    fmt = prep.formatter(loan.amount.currency)
     lab = prep.labels
 
     signals = [
@@ -254,7 +261,7 @@ def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
     for signal in evaluation.signals:
         per_severity[signal.severity] += 1
     counts = [
-        {"severity_id": severity.value, "severity": label, "count": per_severity[severity]}
+        {"severity_id": _IDS[severity], "severity": label, "count": per_severity[severity]}
         for severity, label in prep.severities.items()
     ]
 
@@ -315,9 +322,9 @@ def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
         "inspection": inspection_ctx,
         "summary": {
             "suggested": prep.classifications[evaluation.suggested],
-            "suggested_id": evaluation.suggested.value,
+            "suggested_id": _IDS[evaluation.suggested],
             "proposed": prep.classifications[proposed] if proposed else None,
-            "proposed_id": proposed.value if proposed else None,
+            "proposed_id": _IDS[proposed] if proposed else None,
             "differs": evaluation.proposal_differs,
             "reason": _blank_none(opinion.reason),
             "counts": counts,
@@ -330,7 +337,7 @@ def report_context(evaluation: Evaluation, lang: str | None) -> dict[str, Any]:
         "opinion": {
             "overall": _blank_none(opinion.overall),
             "proposed": prep.classifications[proposed] if proposed else None,
-            "proposed_id": proposed.value if proposed else None,
+            "proposed_id": _IDS[proposed] if proposed else None,
             "reason": _blank_none(opinion.reason),
         },
         "review": None
@@ -482,6 +489,17 @@ class _Prepared:
         self.loan_fields = _field_labels(lab, _LOAN_FIELDS)
         self.inspection_fields = _field_labels(lab, _INSPECTION_FIELDS)
         self.evidence_labels = {key: lab.get(name, key) for key, name in _LOAN_LABELS.items()}
+        #: formatters by loan currency (:meth:`formatter`)
+        self._formatters: dict[str, _Formatter] = {}
+
+    def formatter(self, currency: str) -> _Formatter:
+        """The formatter of reports whose loan is in ``currency`` (made once per currency)."""
+        fmt = self._formatters.get(currency)
+        if fmt is None:
+            if len(self._formatters) >= _MAX_FORMATTERS:
+                self._formatters.clear()  # bounded, however many currencies a batch has
+            fmt = self._formatters[currency] = _Formatter(self, currency)
+        return fmt
 
     def text(self, text: Text | None) -> str:
         """``text`` in the report language (with the checklist's fallbacks)."""
@@ -507,6 +525,7 @@ class _Prepared:
 
 
 _MAX_SHOWN = 10_000
+_MAX_FORMATTERS = 64
 
 _prepared_cache: dict[tuple[int, str], _Prepared] = {}
 
@@ -616,7 +635,11 @@ _NEVER_BLANK = frozenset({bool, int, float, Decimal, Money, date, list})
 
 
 class _Formatter:
-    """Formats the values of one report: its prepared language data and the loan currency."""
+    """Formats the values of reports: their prepared language data and the loan currency.
+
+    One per prepared checklist and loan currency (:meth:`_Prepared.formatter`),
+    shared by the reports that have both: it holds nothing of any one report.
+    """
 
     __slots__ = (
         "_days_number",
@@ -938,6 +961,13 @@ def _amount(value: Any) -> Decimal | None:
     return Decimal(str(value))
 
 
+#: Each severity's and classification's id: an enum member's ``.value`` is a Python-level
+#: property (two calls each, ~25 a report); a dict lookup is not.
+_IDS: dict[Severity | Classification, str] = {
+    **{s: s.value for s in Severity},
+    **{c: c.value for c in Classification},
+}
+
 _LOAN_LABELS = {
     "days_past_due": "days_past_due",
     "amount": "amount",
@@ -961,7 +991,7 @@ def _signal(
         "rule_id": signal.rule_id,
         "section_id": signal.section_id,
         "section": prep.section_titles.get(signal.section_id, signal.section_id),
-        "severity_id": signal.severity.value,
+        "severity_id": _IDS[signal.severity],
         "severity": prep.severities[signal.severity],
         "text": text(signal.text),
         "item": signal.item,
@@ -971,7 +1001,7 @@ def _signal(
         "due": fmt.date(due) if due else None,
         "due_iso": due.isoformat() if due else None,
         "classification": prep.classifications[signal.classification],
-        "classification_id": signal.classification.value,
+        "classification_id": _IDS[signal.classification],
     }
 
 
@@ -1011,11 +1041,17 @@ def _evidence(
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~&!(){}])")
 _MD_LINE_START = re.compile(r"^(\s*)(=|-(?=[-\s]|$)|\+(?=\s|$)|\d{1,9}[.)](?=\s|$))")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
-#: Anything :func:`escape_markdown` would change (most values need nothing): the same
-#: line-start markers as ``_MD_LINE_START`` (``-87.90%`` is not one).
-_MD_NEEDS_WORK = re.compile(
-    r"[\\`*_\[\]<>|#~&!(){}\r\n]|^\s|\s$|^(?:=|-(?=[-\s]|$)|\+(?=\s|$)|\d{1,9}[.)](?=\s|$))"
-)
+#: Matches (``fullmatch``) a text :func:`escape_markdown` leaves as it is, as most values
+#: are: no Markdown punctuation or line break, no space at either end, and none of the
+#: line-start markers of ``_MD_LINE_START`` first (``-87.90%`` is not one). One anchored
+#: match: a search with ``^``/``$`` alternatives tries each of them at every position.
+_MD_PLAIN = re.compile(
+    r"(?!\s|=|-(?:[-\s]|$)|\+(?:\s|$)|\d{1,9}[.)](?:\s|$))"
+    r"[^\\`*_\[\]<>|#~&!(){}\r\n]*(?<!\s)"
+).fullmatch
+#: Matches (``fullmatch``) a text HTML escaping leaves as it is (``markupsafe.escape``
+#: replaces exactly these five characters).
+_HTML_PLAIN = re.compile(r"[^&<>\"']*").fullmatch
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
@@ -1048,7 +1084,7 @@ _MD_CACHE_SIZE = 4096
 
 
 def _escape_markdown_text(text: str) -> str:
-    if _MD_NEEDS_WORK.search(text) is None:
+    if _MD_PLAIN(text) is not None:
         return text
     return _escape_markdown_full(text)
 
@@ -1088,8 +1124,9 @@ class EscapedTexts(dict[Any, str]):
 
     A report shows the same labels, prompts, choice names and amounts as the
     reports before it; the environment calls ``finalize`` for every value it
-    outputs. Used as ``finalize=texts.__getitem__``, a text seen before costs
-    one dict lookup in C and no Python call; a new one goes through
+    outputs. Used as ``finalize=texts.__getitem__`` (which the shipped code
+    generator writes as the subscript ``texts[value]``), a text seen before
+    costs one dict lookup in C and no Python call; a new one goes through
     :meth:`__missing__`, which escapes it (and remembers it if it is a plain
     ``str``). Only plain strings are remembered, so a number never meets a
     text, and any other value (``None``, a number, ``Markup``) is escaped by
@@ -1099,11 +1136,21 @@ class EscapedTexts(dict[Any, str]):
     the shipped templates output neither.
     """
 
-    __slots__ = ("_escape",)
+    __slots__ = ("_escape", "_plain")
 
-    def __init__(self, escape: Callable[[Any], str]) -> None:
+    def __init__(
+        self, escape: Callable[[Any], str], plain: Callable[[str], object] | None = None
+    ) -> None:
+        """``escape``: any value as escaped text; ``plain`` (optional): not ``None``
+        for a ``str`` that ``escape`` leaves as it is (a regex's ``fullmatch``).
+
+        Most new texts (amounts, dates, names) need no escaping: with ``plain``
+        they are remembered as they are after one regex match, without a call
+        to ``escape``.
+        """
         super().__init__()
         self._escape = escape
+        self._plain = plain
 
     def __call__(self, value: Any) -> str:
         """Any value escaped: a plain ``str`` through the cache, anything else as it comes.
@@ -1116,14 +1163,17 @@ class EscapedTexts(dict[Any, str]):
         return self._escape(value)
 
     def __missing__(self, value: Any) -> str:
-        if type(value) is int:  # section numbers, counts: digits and "-" need no escaping
-            return str(value)
-        text = self._escape(value)
-        if type(value) is str:
+        cls = type(value)
+        if cls is str:
+            plain = self._plain
+            text = value if plain is not None and plain(value) is not None else self._escape(value)
             if len(self) >= _ESCAPED_CACHE_SIZE:
                 self.clear()  # bounded: a batch must not grow with its files
             self[value] = text
-        return text
+            return text
+        if cls is int:  # section numbers, counts: digits and "-" need no escaping
+            return str(value)
+        return self._escape(value)
 
 
 _ESCAPED_CACHE_SIZE = 8192
@@ -1139,9 +1189,12 @@ _MAPPINGS = (dict, MappingProxyType)
 #: Jinja's own objects a template may name (``loop.index``): never read as dict keys.
 _JINJA_OBJECTS = frozenset({"loop", "self", "caller", "varargs", "kwargs", "super"})
 
+#: A loop's ``_loop_vars = {}`` line in Jinja's generated code (indentation kept).
+_LOOP_VARS_INIT = re.compile(r"^([ \t]*)_loop_vars = \{\}$", re.MULTILINE)
+
 #: What the shipped environment's generated code depends on besides the template source
 #: (part of its bytecode cache key): change it whenever that code changes.
-_SHIPPED_CODE = "subscript-escaped-finalize-fstring-3"
+_SHIPPED_CODE = "subscript-escaped-fstring-noloopvars-5"
 
 
 @functools.cache
@@ -1203,6 +1256,11 @@ def _environment_classes() -> tuple[type[Environment], type[ImmutableSandboxedEn
             assert finalize.src is not None  # the shipped environment always finalizes
             # a module global (see visit_Template) costs one lookup, not two
             call = "_pl_finalize(" if finalize.src == "environment.finalize(" else finalize.src
+            close = ")"
+            if self._pl_escaped_texts():
+                # the escaped texts read by subscript: the same lookup (and
+                # ``__missing__``) without the call of a bound method
+                call, close = "_pl_escaped[", "]"
             pieces: list[str] = []
             for child in node.nodes:
                 const: Any = None
@@ -1213,9 +1271,10 @@ def _environment_classes() -> tuple[type[Environment], type[ImmutableSandboxedEn
                 except (Impossible, Exception):
                     name = f"_pl_out{self._pl_outputs}"
                     self._pl_outputs += 1
-                    self.writeline(f"{name} = {call}")
+                    # with the child's line: an error here names its template line
+                    self.writeline(f"{name} = {call}", child)
                     self.visit(child, frame)
-                    self.write(")")
+                    self.write(close)
                     pieces.append("{" + name + "}")
                     continue
                 pieces.append(str(const).replace("{", "{{").replace("}", "}}"))
@@ -1225,13 +1284,42 @@ def _environment_classes() -> tuple[type[Environment], type[ImmutableSandboxedEn
 
         _pl_outputs = 0
 
+        def _pl_escaped_texts(self) -> bool:
+            """Whether ``finalize`` is the ``__getitem__`` of :class:`EscapedTexts`
+            (the shipped environments'), readable as ``_pl_escaped[value]``."""
+            finalize = self.environment.finalize
+            return (
+                not self.defer_init
+                and isinstance(getattr(finalize, "__self__", None), EscapedTexts)
+                and getattr(finalize, "__name__", None) == "__getitem__"
+            )
+
         def visit_Template(self, node: TemplateNode, frame: Frame | None = None) -> None:
             if not self.defer_init:  # the module runs with ``environment`` in its globals
-                self.writeline("_pl_finalize = environment.finalize")
+                if self._pl_escaped_texts():
+                    self.writeline("_pl_escaped = environment.finalize.__self__")
+                else:
+                    self.writeline("_pl_finalize = environment.finalize")
             super().visit_Template(node, frame)
 
     class ShippedEnvironment(Environment):
         code_generator_class = ShippedCodeGenerator
+
+        def _generate(
+            self,
+            source: TemplateNode,
+            name: str | None,
+            filename: str | None,
+            defer_init: bool = False,
+        ) -> str:
+            code: str = super()._generate(source, name, filename, defer_init)
+            # Every loop iteration starts with ``_loop_vars = {}`` (a new dict, ~300
+            # per report) for the ``{% set %}`` and calls the loop might make; when
+            # the code names ``_loop_vars`` nowhere else, the dict is never read.
+            # ``pass`` keeps the line numbers Jinja maps errors back to the template by.
+            if code.count("_loop_vars") == code.count("_loop_vars = {}"):
+                code = _LOOP_VARS_INIT.sub(r"\1pass", code)
+            return code
 
         def getattr(self, obj: Any, attribute: str) -> Any:
             if type(obj) in mappings and attribute not in reserved:
@@ -1283,7 +1371,10 @@ def _environment(dirs: tuple[str, ...], fmt: str) -> Environment:
         flavour = f"{env_class.__name__}|{fmt}"
     else:
         env_class = shipped_env
-        texts = EscapedTexts(_escape_markdown_uncached if fmt == "md" else _escape_html)
+        if fmt == "md":
+            texts = EscapedTexts(_escape_markdown_uncached, _MD_PLAIN)
+        else:
+            texts = EscapedTexts(_escape_html, _HTML_PLAIN)
         finalize = texts.__getitem__
         autoescape = False
         flavour = f"{env_class.__name__}|{fmt}|{_SHIPPED_CODE}"
@@ -1326,6 +1417,37 @@ def _template(dirs: tuple[str, ...], fmt: str) -> Template:
         raise InputError([Problem("PL400", f"template '{name}' cannot be read: {exc}")]) from None
 
 
+@functools.lru_cache(maxsize=4)
+def _shipped_renderer(fmt: str) -> Callable[[Mapping[str, Any]], str]:
+    """``Template.render`` of the shipped ``fmt`` template, without its per-call setup.
+
+    ``Template.render`` copies the context, then merges the template's
+    globals into it through a ``ChainMap`` (Python-level iteration and
+    lookups, twice), ~10 µs a call. Here the globals are
+    flattened once; each call builds the same :class:`jinja2.runtime.Context`
+    (globals, then the report context over them) and joins the root render
+    function's output. An error is rewritten by the environment as
+    ``Template.render`` does, so its traceback shows template lines.
+    """
+    from jinja2.runtime import Context
+
+    template = _template((), fmt)
+    env = template.environment
+    root = template.root_render_func
+    name, blocks = template.name, template.blocks
+    template_globals = dict(template.globals)
+    concat = env.concat
+
+    def render(context: Mapping[str, Any]) -> str:
+        ctx = Context(env, {**template_globals, **context}, name, blocks, template_globals)
+        try:
+            return concat(root(ctx))
+        except Exception:
+            env.handle_exception()
+
+    return render
+
+
 def _shipped_templates() -> Path:
     from postloan_cli.resources import shipped
 
@@ -1345,6 +1467,7 @@ def _runtime_problem(exc: Exception, template: Template) -> Problem:
 
 def clear_caches() -> None:
     """Forget cached environments, templates and prepared checklists (tests use this)."""
+    _shipped_renderer.cache_clear()
     _template.cache_clear()
     _environment.cache_clear()
     _prepared_cache.clear()
