@@ -669,3 +669,27 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     plain, worker = faults("plain"), faults("worker")
     # glibc maps, faults in and unmaps ~50 pages per report; the worker reuses its heap
     assert plain > 1000 and worker * 10 < plain, (plain, worker)
+
+
+def test_reports_are_made_in_the_workers_own_scratch_folder(
+    inputs: Path, checklists: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # Two workers creating files in one folder wait for each other in the kernel;
+    # each makes its reports' temporary files in a folder of its own instead.
+    from postloan_cli import outputs
+
+    made: list[tuple[str, str | None]] = []
+    create = outputs.create_temporary
+
+    def recording(path: Path | str, scratch: str | None = None) -> tuple[int, str]:
+        made.append((str(path), scratch))
+        return create(path, scratch)
+
+    monkeypatch.setattr(outputs, "create_temporary", recording)
+    out = tmp_path / "out"
+    result = run_batch(inputs, out, options(checklists))
+    reports = [(p, s) for p, s in made if p.endswith((".md", ".html")) and "summary" not in p]
+    assert len(reports) == 2 * result.rendered > 0
+    spool = f"{out.resolve()}{os.sep}.postloan-spool-{os.getpid()}-"
+    assert all(s is not None and s.startswith(spool) for _, s in reports)
+    assert not list(out.glob(".postloan-spool-*"))  # gone with the run

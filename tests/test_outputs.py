@@ -188,3 +188,45 @@ def test_safe_relative_text_agrees_with_safe_relative(path: str) -> None:
     from postloan_cli.outputs import safe_relative, safe_relative_text
 
     assert safe_relative_text(path) == safe_relative(PurePath(path)).as_posix()
+
+
+def test_atomic_write_via_a_scratch_folder(tmp_path: Path) -> None:
+    scratch = tmp_path / "out" / ".spool" / "w1"
+    target = tmp_path / "out" / "north" / "r.md"  # neither folder exists yet
+    atomic_write(target, "one", scratch=str(scratch))
+    atomic_write(target, "two", scratch=str(scratch))
+    assert target.read_text() == "two"
+    assert list(scratch.iterdir()) == []  # renamed away: nothing left behind
+    assert [p.name for p in target.parent.iterdir()] == ["r.md"]
+
+
+def test_atomic_write_falls_back_when_the_scratch_folder_is_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    replace = os.replace
+
+    def across_devices(src: str, dst: str) -> None:
+        if "/spool/" in src:  # as a rename onto another file system fails
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", across_devices)
+    target = tmp_path / "out" / "r.md"
+    target.parent.mkdir()
+    atomic_write(target, "x", scratch=str(tmp_path / "spool"))
+    assert target.read_text() == "x"
+    assert list((tmp_path / "spool").iterdir()) == []
+    assert [p.name for p in target.parent.iterdir()] == ["r.md"]
+
+
+def test_atomic_write_via_scratch_names_the_file_it_cannot_write(tmp_path: Path) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where a folder should be")
+    with pytest.raises(InputError) as caught:
+        atomic_write(blocked / "r.md", "x", scratch=str(tmp_path / "spool"))
+    assert caught.value.problems[0].code == "PL401"
+    assert caught.value.problems[0].file == str(blocked / "r.md")
+    assert list((tmp_path / "spool").iterdir()) == []

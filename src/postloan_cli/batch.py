@@ -579,6 +579,9 @@ class _WorkerState:
     options: RenderOptions
     formats: tuple[str, ...]
     force: bool
+    #: The run's spool folder (inside the output folder): each worker makes its
+    #: reports' temporary files in a folder of its own there (see atomic_write).
+    spool: Path
 
 
 _STATE: _WorkerState | None = None
@@ -633,6 +636,11 @@ def _retain_freed_heap() -> None:
         mallopt(_M_MMAP_THRESHOLD, 16 << 20)
     except (AttributeError, OSError, ValueError):  # not glibc, or no ctypes here
         return
+
+
+def _scratch(state: _WorkerState) -> str:
+    """This process's folder for temporary files, in the run's spool folder."""
+    return os.path.join(state.spool, f"w{os.getpid()}")
 
 
 @functools.lru_cache(maxsize=64)
@@ -779,6 +787,7 @@ def _process(task: _Task, previous: dict[str, Any] | None) -> FileResult:
         formats=state.formats,
         lang=options.lang,
         template_dirs=options.template_dirs,
+        scratch=_scratch(state),
     )
 
     row = _base_row(task.input, "ok", answers, checklist)
@@ -1076,7 +1085,7 @@ def _run(
     # Count first, then stream: a list of every task would make the parent,
     # and every worker forked from it, grow with the folder.
     total = sum(1 for _ in discover(input_dir, exclude=exclude))
-    state = _WorkerState(output, options.render, formats, options.force)
+    state = _WorkerState(output, options.render, formats, options.force, spool)
     jobs = max(1, min(options.jobs or default_jobs(), total or 1))
     chunk = options.chunk_size  # None: chunks shrink as the run ends (see _Pool)
     # Workers are forked before the old manifest is read, so they stay small.

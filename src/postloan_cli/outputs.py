@@ -144,21 +144,56 @@ _CHECKED_TEXT: dict[tuple[str, str], str] = {}
 _COUNTER = itertools.count()
 
 
-def atomic_write(path: Path | str, data: str | bytes, *, durable: bool = False) -> None:
+def atomic_write(
+    path: Path | str, data: str | bytes, *, durable: bool = False, scratch: str | None = None
+) -> None:
     """Write ``data`` to ``path`` via a temporary file and a rename.
 
     ``durable`` also flushes to disk before the rename (used for answer files,
     where losing an officer's answers to a power cut matters; reports can be
     rendered again).
+
+    ``scratch``: a folder of this process's own, on the same file system,
+    where the temporary file is made instead of beside ``path`` (a batch
+    worker's). Processes that create files in the same folder at the same
+    time wait for each other in the kernel: two batch workers writing
+    reports into one folder spent about twice the system time per report
+    that they spent in folders of their own (measured on ext4). Made in a
+    scratch folder and renamed, a report costs what it costs alone. Where the
+    rename cannot cross (another file system below the output folder), the
+    temporary file is made beside ``path`` after all.
     """
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    if scratch is not None:
+        try:
+            _write_via(create_temporary(path, scratch), payload, path, durable)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise InputError(
+                    [Problem("PL401", f"cannot write: {exc.strerror or exc}", str(path))]
+                ) from None
     try:
-        fd, tmp = create_temporary(path)
+        created = create_temporary(path)
+    except OSError as exc:
+        raise InputError(
+            [Problem("PL401", f"cannot write: {exc.strerror or exc}", str(path))]
+        ) from None
+    try:
+        _write_via(created, payload, path, durable)
     except OSError as exc:
         raise InputError(
             [Problem("PL401", f"cannot write: {exc.strerror or exc}", str(path))]
         ) from None
 
+
+def _write_via(created: tuple[int, str], payload: bytes, path: Path | str, durable: bool) -> None:
+    """Write ``payload`` to the temporary file ``created`` (open), then rename it to ``path``.
+
+    The temporary file is gone whatever happens (an error, Ctrl-C, a batch
+    worker stopped); an ``OSError`` is raised again for the caller to name.
+    """
+    fd, tmp = created
     try:
         try:
             view = memoryview(payload)
@@ -168,19 +203,22 @@ def atomic_write(path: Path | str, data: str | bytes, *, durable: bool = False) 
                 os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(tmp, path)
-    except BaseException as exc:  # interrupted too (Ctrl-C, a batch worker stopped)
+        try:
+            os.replace(tmp, path)
+        except FileNotFoundError:
+            if not os.path.exists(tmp):
+                raise
+            # made in a scratch folder: the report's own folder is not there yet
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.replace(tmp, path)
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if not isinstance(exc, OSError):
-            raise
-        raise InputError(
-            [Problem("PL401", f"cannot write: {exc.strerror or exc}", str(path))]
-        ) from None
+        raise
 
 
-def create_temporary(path: Path | str) -> tuple[int, str]:
-    """A new hidden file beside ``path``, open for writing: ``(descriptor, name)``.
+def create_temporary(path: Path | str, scratch: str | None = None) -> tuple[int, str]:
+    """A new hidden file beside ``path`` (or in ``scratch``), open: ``(descriptor, name)``.
 
     Named by process and a counter (cheaper than ``mkstemp``'s random names;
     ``O_EXCL`` still guarantees it is new). Mode 0666 less the umask, as any
@@ -189,6 +227,8 @@ def create_temporary(path: Path | str) -> tuple[int, str]:
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     folder, name = os.path.split(path)  # as text: no path objects per report
+    if scratch is not None:
+        folder = scratch
     for _ in range(100):
         tmp = os.path.join(folder, f".{name}.{os.getpid()}-{next(_COUNTER)}.tmp")
         try:

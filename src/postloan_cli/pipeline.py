@@ -66,12 +66,14 @@ def write_reports(
     formats: Sequence[str],
     lang: str | None,
     template_dirs: Sequence[Path],
+    scratch: str | None = None,
 ) -> dict[str, Path]:
     """Render ``evaluation`` in each format, then write ``<output>/<stem>.<format>``.
 
     Every format is rendered before anything is written, so a failing
     template leaves no half-updated set of reports; each file is written
-    atomically and never outside ``output``.
+    atomically and never outside ``output``, its temporary file made in
+    ``scratch`` when given (see :func:`~postloan_cli.outputs.atomic_write`).
     """
     from postloan_cli.rendering import render
 
@@ -81,7 +83,7 @@ def write_reports(
     written: dict[str, Path] = {}
     for fmt, text in texts.items():
         target = inside_text(output, f"{stem}.{fmt}")
-        atomic_write(target, text)
+        atomic_write(target, text, scratch=scratch)
         written[fmt] = Path(target)
     return written
 
